@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto';
+import { type DecodedCommand, ErrorCode, ParleyError } from '@parley/contracts';
+import { type CommandMeta, type ConversationCommand, type ConversationRules } from '@parley/domain';
+import { type EventLog } from '@parley/event-log';
+import { ConversationActor } from './actors/conversation.actor';
+import { type AppendPolicy } from './actors/append-with-retry';
+import { UserActor } from './actors/user.actor';
+import { ActorRegistry, type ActorRegistryOptions } from './runtime/actor-registry';
+
+/** Settings of the actor host. */
+export interface ActorHostSettings {
+  /** Virtual actor limits (per kind: conversations and users each get their own registry). */
+  registry: ActorRegistryOptions;
+  /** Conversation rules (limits, dedup and recall windows). */
+  rules: ConversationRules;
+  /** Attempts and jitter on expected-sequence conflicts. */
+  append: Omit<AppendPolicy, 'onConflict'>;
+}
+
+/** Counters of the actor host, for metrics and tests. */
+export interface ActorHostStats {
+  /** Commands answered with a result. */
+  ok: number;
+  /** Commands answered with an error. */
+  rejected: number;
+  /** Expected-sequence conflicts met (each one a reload and retry). */
+  conflicts: number;
+}
+
+/**
+ * Runs decoded commands on their actors and shapes the results of DESIGN §5: a conversation command
+ * goes to its conversation's mailbox; a read asks the conversation (for membership, joinSeq, lastSeq)
+ * and then the user's mailbox.
+ */
+export class CommandHandler {
+  /** Live counters. */
+  readonly stats: ActorHostStats = { ok: 0, rejected: 0, conflicts: 0 };
+  /** Conversation actors. */
+  readonly conversations: ActorRegistry<ConversationActor>;
+  /** User actors. */
+  readonly users: ActorRegistry<UserActor>;
+
+  constructor(log: EventLog, settings: ActorHostSettings) {
+    const policy: AppendPolicy = { ...settings.append, onConflict: () => this.stats.conflicts++ };
+    this.conversations = new ActorRegistry(
+      (id) => new ConversationActor(id, log, settings.rules, policy),
+      settings.registry,
+    );
+    this.users = new ActorRegistry((id) => new UserActor(id, log, policy), settings.registry);
+  }
+
+  /** Executes one command; throws ParleyError for refusals, other errors for infrastructure trouble. */
+  async execute(command: DecodedCommand, commandId: string = randomUUID()): Promise<unknown> {
+    const meta: CommandMeta = { now: Date.now(), commandId };
+    if (command.target === 'user') {
+      const { conversationId, seq } = command.request;
+      const user = command.userId;
+      const membership = await this.conversations.tell(conversationId, (c) => c.membership(user));
+      return this.users.tell(user, (u) =>
+        u.markRead({ type: 'MarkRead', conversationId, seq }, membership, meta),
+      );
+    }
+    const cid = command.conversationId;
+    const domain = toDomainCommand(command);
+    const { decision, streamSeq } = await this.conversations.tell(cid, (c) => c.execute(domain, meta));
+    switch (domain.type) {
+      case 'CreateGroup':
+        return { conversationId: cid };
+      case 'JoinGroup':
+        return {
+          joined:
+            decision.type === 'append' && decision.event.type === 'MembersJoined'
+              ? decision.event.data.userIds
+              : [],
+        };
+      case 'SendMessage':
+        if (decision.type === 'duplicate')
+          return { conversationId: cid, ...decision.original, duplicate: true };
+        if (decision.type === 'append' && decision.event.type === 'MessageSent') {
+          return {
+            conversationId: cid,
+            seq: decision.event.data.seq,
+            streamSeq,
+            at: decision.event.at,
+            duplicate: false,
+          };
+        }
+        throw new ParleyError(ErrorCode.UNAVAILABLE, 'send produced no message');
+      default:
+        return {};
+    }
+  }
+
+  /** Resolves once every mailbox is empty. */
+  async idle(): Promise<void> {
+    await Promise.all([this.conversations.idle(), this.users.idle()]);
+  }
+
+  /** Forgets every actor. */
+  close(): void {
+    this.conversations.close();
+    this.users.close();
+  }
+}
+
+function toDomainCommand(c: Extract<DecodedCommand, { target: 'conv' }>): ConversationCommand {
+  switch (c.op) {
+    case 'create':
+      return { type: 'CreateGroup', by: c.request.by, name: c.request.name, members: c.request.members };
+    case 'join':
+      return { type: 'JoinGroup', by: c.request.by, userIds: c.request.userIds };
+    case 'leave':
+      return { type: 'LeaveGroup', by: c.request.by, userId: c.request.userId };
+    case 'dissolve':
+      return { type: 'DissolveGroup', by: c.request.by };
+    case 'send':
+      return {
+        type: 'SendMessage',
+        from: c.request.from,
+        clientMsgId: c.request.clientMsgId,
+        kind: c.request.kind,
+        body: c.request.body,
+        mentions: c.request.mentions ?? [],
+      };
+    case 'recall':
+      return { type: 'RecallMessage', by: c.request.by, seq: c.request.seq };
+    default: {
+      const _exhaustive: never = c;
+      return _exhaustive;
+    }
+  }
+}

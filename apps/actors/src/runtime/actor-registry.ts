@@ -1,0 +1,104 @@
+import { Semaphore } from './semaphore';
+
+/** Limits of an {@link ActorRegistry}. */
+export interface ActorRegistryOptions {
+  /** Most actors kept in memory; the least recently used idle ones are passivated beyond it. */
+  maxLiveActors: number;
+  /** An actor idle this long (ms) is passivated. */
+  idleMs: number;
+  /** Most actors processing a message at the same time, across all actors. */
+  maxConcurrent: number;
+}
+
+interface Entry<A> {
+  actor: A;
+  tail: Promise<unknown>;
+  pending: number;
+  lastUsed: number;
+}
+
+/**
+ * Virtual actors: an actor is created on its first message and dropped (passivated) when idle or
+ * when the live cap is reached; it rebuilds from the log on the next one. Each actor has one mailbox
+ * (its messages run one at a time, in arrival order); different actors run concurrently, bounded.
+ */
+export class ActorRegistry<A> {
+  private readonly live = new Map<string, Entry<A>>();
+  private readonly slots: Semaphore;
+  private readonly sweeper: NodeJS.Timeout;
+  /** Actors passivated so far (idle or over the cap). */
+  passivated = 0;
+
+  constructor(
+    private readonly create: (key: string) => A,
+    private readonly opts: ActorRegistryOptions,
+  ) {
+    this.slots = new Semaphore(opts.maxConcurrent);
+    this.sweeper = setInterval(() => this.passivateIdle(), Math.max(250, Math.min(opts.idleMs / 2, 30_000)));
+    this.sweeper.unref();
+  }
+
+  /** Actors currently in memory. */
+  get size(): number {
+    return this.live.size;
+  }
+
+  /** Messages queued or running across all mailboxes. */
+  get inFlight(): number {
+    let n = 0;
+    for (const e of this.live.values()) n += e.pending;
+    return n;
+  }
+
+  /** Puts `task` in the actor's mailbox; it runs after the actor's earlier messages. */
+  tell<T>(key: string, task: (actor: A) => Promise<T>): Promise<T> {
+    let entry = this.live.get(key);
+    if (entry)
+      this.live.delete(key); // re-insert: Map order is our LRU order
+    else entry = { actor: this.create(key), tail: Promise.resolve(), pending: 0, lastUsed: Date.now() };
+    this.live.set(key, entry);
+    const e = entry;
+    e.pending++;
+    const run = e.tail.then(() => this.slots.run(() => task(e.actor)));
+    e.tail = run
+      .catch(() => undefined)
+      .finally(() => {
+        e.pending--;
+        e.lastUsed = Date.now();
+      });
+    this.enforceCap();
+    return run;
+  }
+
+  /** Resolves when every mailbox is empty (graceful shutdown). */
+  async idle(): Promise<void> {
+    while (this.inFlight > 0) await Promise.all([...this.live.values()].map((e) => e.tail));
+  }
+
+  /** Stops the idle sweeper and forgets every actor. */
+  close(): void {
+    clearInterval(this.sweeper);
+    this.live.clear();
+  }
+
+  private enforceCap(): void {
+    if (this.live.size <= this.opts.maxLiveActors) return;
+    for (const [key, e] of this.live) {
+      if (this.live.size <= this.opts.maxLiveActors) break;
+      if (e.pending === 0) {
+        this.live.delete(key);
+        this.passivated++;
+      }
+    }
+  }
+
+  private passivateIdle(): void {
+    const cutoff = Date.now() - this.opts.idleMs;
+    for (const [key, e] of this.live) {
+      if (e.pending === 0 && e.lastUsed < cutoff) {
+        this.live.delete(key);
+        this.passivated++;
+      }
+    }
+  }
+}

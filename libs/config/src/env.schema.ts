@@ -1,0 +1,49 @@
+import { z } from 'zod';
+
+const bool = z
+  .enum(['0', '1', 'true', 'false'])
+  .default('0')
+  .transform((v) => v === '1' || v === 'true');
+const int = (min: number, def: number) => z.coerce.number().int().min(min).default(def);
+
+/**
+ * Every setting Parley reads, with defaults that work on a developer machine (DESIGN §8).
+ * Config comes only from environment variables, validated once at boot.
+ */
+export const envSchema = z.object({
+  NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+  MYSQL_URL: z.string().url().default('mysql://root@127.0.0.1:3306/parley'),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  PORT: int(0, 3000),
+  IM_JWT_SECRET: z.string().min(16).default('parley-dev-secret-change-me'),
+  IM_DEV_AUTH: bool,
+  IM_STREAM_REPLICAS: int(1, 1).refine((n) => n === 1 || n === 3 || n === 5, 'must be 1, 3 or 5'),
+  IM_EVENTS_MAX_AGE_MS: int(0, 0),
+  IM_MAX_BODY_BYTES: int(1, 16 * 1024),
+  IM_REDIS_PREFIX: z.string().default('im:'),
+  IM_ACTORS_MAX_LIVE: int(1, 10_000),
+  IM_ACTORS_IDLE_MS: int(1_000, 10 * 60 * 1000),
+  IM_ACTORS_MAX_CONCURRENT: int(1, 256),
+  IM_ACTORS_MAX_PENDING: int(1, 20_000),
+  IM_DEDUP_WINDOW_MS: int(0, 24 * 3600 * 1000),
+  IM_DEDUP_MAX_ENTRIES: int(1, 100_000),
+  IM_RECALL_WINDOW_MS: int(0, 24 * 3600 * 1000),
+  IM_APPEND_MAX_ATTEMPTS: int(1, 25),
+  LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+});
+
+/** The validated configuration. */
+export type ParleyEnv = z.infer<typeof envSchema>;
+
+/**
+ * Validates `process.env` (or another record) and returns typed settings; a missing or wrong
+ * setting stops the app with one message naming every offending variable.
+ */
+export function validateEnv(raw: Record<string, unknown>): ParleyEnv {
+  const parsed = envSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`invalid configuration: ${problems}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,42 @@
+/** One event as stored in the log. */
+export interface StoredEvent {
+  /** JetStream stream sequence: the event's global position (the sync cursor). */
+  streamSeq: number;
+  /** The subject it was appended to. */
+  subject: string;
+  /** The encoded event. */
+  data: Uint8Array;
+  /** When the server stored it. */
+  time: Date;
+}
+
+/** Options for {@link EventLog.append}. */
+export interface AppendOptions {
+  /**
+   * The stream sequence of the subject's last event as the writer last saw it (0 for an empty subject).
+   * When set, the append fails with a ConcurrencyError if another writer appended in between.
+   */
+  expectedLastSubjectSeq?: number;
+  /** Nats-Msg-Id: a second append with the same id inside the duplicate window is stored once. */
+  msgId?: string;
+}
+
+/** What an append stored. */
+export interface AppendResult {
+  /** Stream sequence of the stored event (the original one when `duplicate`). */
+  streamSeq: number;
+  /** True when the server recognised the Nats-Msg-Id and did not store it again. */
+  duplicate: boolean;
+}
+
+/** The append-only event log, as the actor host and the projections see it (a port; JetStream implements it). */
+export abstract class EventLog {
+  /** Appends one event to a subject, guarded by the expected last subject sequence when given. */
+  abstract append(subject: string, data: Uint8Array, opts?: AppendOptions): Promise<AppendResult>;
+  /** Every event of one subject with streamSeq >= fromStreamSeq, in order. */
+  abstract readSubject(subject: string, fromStreamSeq?: number): Promise<StoredEvent[]>;
+  /** Like readSubject, as a stream for folding without holding every event. */
+  abstract replaySubject(subject: string, fromStreamSeq?: number): AsyncGenerator<StoredEvent>;
+  /** The last event of a subject, or undefined when it has none. */
+  abstract readLast(subject: string): Promise<StoredEvent | undefined>;
+}

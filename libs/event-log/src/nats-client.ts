@@ -1,0 +1,45 @@
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { type JetStreamManager, type NatsConnection } from 'nats';
+import { connectToNats } from './connection';
+import { ensureStreams, expectedSequenceUnsafe, type StreamSettings } from './streams';
+
+/** The app's one NATS connection, as a Nest provider: connected at boot, drained at shutdown. */
+@Injectable()
+export class NatsClient implements OnApplicationShutdown {
+  private readonly log = new Logger('nats');
+  private connection?: NatsConnection;
+  private manager?: JetStreamManager;
+
+  /** The connection (available once the module initialised). */
+  get nc(): NatsConnection {
+    if (!this.connection) throw new Error('NATS is not connected yet');
+    return this.connection;
+  }
+
+  /** The JetStream manager of the connection. */
+  get jsm(): JetStreamManager {
+    if (!this.manager) throw new Error('NATS is not connected yet');
+    return this.manager;
+  }
+
+  /** Connects (retrying for a while), then ensures the streams and warns about unsafe server versions. */
+  async connect(servers: string, name: string, streams: StreamSettings): Promise<void> {
+    this.connection = await connectToNats({ servers, name });
+    this.manager = await this.connection.jetstreamManager();
+    const version = this.connection.info?.version ?? '0.0.0';
+    if (expectedSequenceUnsafe(version, streams.replicas)) {
+      this.log.warn(
+        `nats-server ${version} with ${streams.replicas} replicas: the expected-sequence check is not safe against ` +
+          'concurrent writers before 2.9.21; correctness relies on partition ownership (DESIGN §9)',
+      );
+    }
+    for (const r of await ensureStreams(this.manager, streams)) {
+      if (r.action !== 'unchanged') this.log.log(`stream ${r.name}: ${r.action} ${r.differences.join('; ')}`);
+    }
+  }
+
+  /** Drains on shutdown: in-flight messages are delivered and acks flushed before the socket closes. */
+  async onApplicationShutdown(): Promise<void> {
+    if (this.connection && !this.connection.isClosed()) await this.connection.drain();
+  }
+}

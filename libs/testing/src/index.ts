@@ -1,0 +1,12 @@
+export * from './decider-specification';
+export * from './free-port';
+export * from './jest-global-setup';
+export { default as jestGlobalSetup } from './jest-global-setup';
+export { default as jestGlobalTeardown } from './jest-global-teardown';
+export * from './mariadb-server';
+export * from './nats-cluster';
+export * from './nats-server';
+export * from './process-wide';
+export * from './redis-server';
+export * from './server-process';
+export * from './shared-infra';
