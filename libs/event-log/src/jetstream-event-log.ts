@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import {
+  AckPolicy,
   DeliverPolicy,
+  nanos,
   type JetStreamClient,
   type JetStreamManager,
   type NatsConnection,
@@ -109,33 +111,48 @@ export class JetStreamEventLog extends EventLog {
 
   /** Like {@link readSubject}, as a stream of events for folding without holding them all. */
   async *replaySubject(subject: string, fromStreamSeq = 1): AsyncGenerator<StoredEvent> {
-    // Knowing the last position bounds the replay: no waiting on an empty pull to learn we are done.
+    // An empty or fully read subject costs one direct get instead of a consumer round trip.
     const last = await this.readLast(subject);
     if (!last || last.streamSeq < fromStreamSeq) return;
     if (last.streamSeq === fromStreamSeq) {
       yield last;
       return;
     }
-    const consumer = await this.js.consumers.get(this.stream, {
-      filterSubjects: subject,
-      deliver_policy: fromStreamSeq <= 1 ? DeliverPolicy.All : DeliverPolicy.StartSequence,
-      ...(fromStreamSeq > 1 ? { opt_start_seq: fromStreamSeq } : {}),
-      inactive_threshold: 30_000_000_000,
+    // A plain ephemeral pull consumer without acks, in memory: the server filters the subject and
+    // counts what is left (num_pending), so every fetch asks for exactly what exists and never waits
+    // for an expiry. (The client's ordered consumer was avoided: its reset path sent a start sequence
+    // with deliver policy "all", which nats-server 2.9 rejects.)
+    const info = await this.jsm.consumers.add(this.stream, {
+      filter_subject: subject,
+      ...(fromStreamSeq <= 1
+        ? { deliver_policy: DeliverPolicy.All }
+        : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromStreamSeq }),
+      ack_policy: AckPolicy.None,
+      mem_storage: true,
+      num_replicas: 1,
+      inactive_threshold: nanos(30_000),
     });
-    const messages = await consumer.consume({ max_messages: this.replayBatch, expires: 5_000 });
     try {
-      for await (const m of messages) {
-        yield {
-          streamSeq: m.seq,
-          subject: m.subject,
-          data: m.data,
-          time: new Date(m.info.timestampNanos / 1e6),
-        };
-        if (m.seq >= last.streamSeq || m.info.pending === 0) break;
+      const consumer = await this.js.consumers.get(this.stream, info.name);
+      let remaining = info.num_pending;
+      let nextDelivery = 1;
+      while (remaining > 0) {
+        const batch = await consumer.fetch({ max_messages: Math.min(remaining, this.replayBatch), expires: 10_000 });
+        let received = 0;
+        for await (const m of batch) {
+          // Without acks a lost delivery would go unnoticed; the consumer sequence makes it visible.
+          if (m.info.deliverySequence !== nextDelivery) {
+            throw new LogUnavailableError(`replay of ${subject} lost a delivery (expected #${nextDelivery})`);
+          }
+          nextDelivery += 1;
+          received += 1;
+          remaining = m.info.pending;
+          yield { streamSeq: m.seq, subject: m.subject, data: m.data, time: new Date(m.info.timestampNanos / 1e6) };
+        }
+        if (received === 0) throw new LogUnavailableError(`replay of ${subject} received nothing for 10 s`);
       }
     } finally {
-      messages.stop();
-      await consumer.delete().catch(() => undefined);
+      await this.jsm.consumers.delete(this.stream, info.name).catch(() => undefined);
     }
   }
 }
