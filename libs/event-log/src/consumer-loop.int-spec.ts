@@ -148,7 +148,7 @@ describe('ConsumerLoop (own nats-server)', () => {
     await sleep(500);
     expect(attempts.get(7)).toBe(5);
     await waitFor(async () => (await jsm.consumers.info(stream, 'worker')).num_ack_pending === 0, {
-      timeoutMs: 10_000,
+      timeoutMs: 5_000,
       message: 'nothing pending',
     });
   }, 60_000);

@@ -298,7 +298,9 @@ export class ConsumerLoop<T> {
       m.nak(this.o.backoffMs.max);
       return;
     }
-    m.term(reason.slice(0, 200));
+    // No reason on the TERM: nats-server 2.9 does not recognise `+TERM <reason>` (2.10 does) and would
+    // leave the message pending, to be redelivered after ack wait. The reason is in the dead letter.
+    m.term();
     this.stats.poisoned++;
     this.log.error(
       `poison message ${m.subject} #${m.seq} recorded in IM_DEADLETTER and terminated: ${reason}`,

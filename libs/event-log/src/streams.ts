@@ -98,6 +98,7 @@ function differences(want: Partial<StreamConfig>, have: StreamConfig): string[] 
  * Creates Parley's streams or brings them to the wanted configuration. Idempotent: a second call
  * changes nothing. A difference the server cannot apply (storage, retention, replicas on a single
  * server…) is reported as drift and logged, never "fixed" by deleting the stream: the log is the truth.
+ * A stream whose replicas drift and whose other settings were updated is reported twice.
  */
 export async function ensureStreams(
   jsm: JetStreamManager,
@@ -105,7 +106,7 @@ export async function ensureStreams(
 ): Promise<StreamReport[]> {
   const log = new Logger('streams');
   const reports: StreamReport[] = [];
-  for (const want of desiredStreams(settings)) {
+  for (let want of desiredStreams(settings)) {
     let info: StreamInfo | undefined;
     try {
       info = await jsm.streams.info(want.name);
@@ -123,9 +124,19 @@ export async function ensureStreams(
         info = await jsm.streams.info(want.name);
       }
     }
+    // A standalone server stores num_replicas 3 but can only keep one copy: that is drift to report,
+    // never a setting to apply (the stream info of a clustered server names its cluster).
+    if ((want.num_replicas ?? 1) > 1 && !info.cluster) {
+      const note = `num_replicas: want ${want.num_replicas}, but the server is not clustered`;
+      log.warn(`stream ${want.name} drifted: ${note}`);
+      reports.push({ name: want.name, action: 'drift', differences: [note], error: 'server is not clustered' });
+      want = { ...want, num_replicas: info.config.num_replicas };
+    }
     const diff = differences(want, info.config);
     if (diff.length === 0) {
-      reports.push({ name: want.name, action: 'unchanged', differences: [] });
+      if (!reports.some((r) => r.name === want.name)) {
+        reports.push({ name: want.name, action: 'unchanged', differences: [] });
+      }
       continue;
     }
     const immutable = diff.filter((d) => IMMUTABLE.some((k) => d.startsWith(`${k}:`)));
