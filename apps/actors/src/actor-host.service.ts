@@ -12,6 +12,7 @@ import {
   encodeReply,
   ErrorCode,
   errorReply,
+  IM_COMMAND_ID_HEADER,
   IM_REPLY_TO_HEADER,
   INGRESS_SUBJECTS,
   isParleyError,
@@ -27,7 +28,7 @@ import {
   LogUnavailableError,
   NatsClient,
 } from '@parley/event-log';
-import { type JsMsg, type Msg, type Subscription } from 'nats';
+import { headers, type JsMsg, type Msg, type Subscription } from 'nats';
 import { CommandHandler } from './command-handler';
 
 /** The reply to a failed command: refusals keep their code, infrastructure trouble is UNAVAILABLE. */
@@ -149,7 +150,7 @@ export class ActorHostService implements OnApplicationBootstrap, BeforeApplicati
   }
 
   private async onIngress(command: DecodedCommand, m: JsMsg): Promise<void> {
-    const commandId = m.headers?.get('Nats-Msg-Id') || `ingress:${m.seq}`;
+    const commandId = ingressCommandId(m);
     try {
       const result = await this.handler.execute(command, commandId);
       this.handler.stats.ok++;
@@ -164,6 +165,14 @@ export class ActorHostService implements OnApplicationBootstrap, BeforeApplicati
 
   private replyTo(m: JsMsg, reply: Reply): void {
     const to = m.headers?.get(IM_REPLY_TO_HEADER);
-    if (to) this.nats.nc.publish(to, encodeReply(reply));
+    if (!to) return;
+    const h = headers();
+    h.set(IM_COMMAND_ID_HEADER, ingressCommandId(m));
+    this.nats.nc.publish(to, encodeReply(reply), { headers: h });
   }
+}
+
+/** The id an ingress command is known by: its Nats-Msg-Id, else its position in IM_INGRESS. */
+function ingressCommandId(m: JsMsg): string {
+  return m.headers?.get('Nats-Msg-Id') || `ingress:${m.seq}`;
 }

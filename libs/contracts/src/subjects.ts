@@ -19,6 +19,11 @@ export const INGRESS_SUBJECTS = 'im.in.>';
 export const ACTOR_QUEUE_GROUP = 'im-actors';
 /** Header naming where an ingress command's reply goes. */
 export const IM_REPLY_TO_HEADER = 'Im-Reply-To';
+/**
+ * Header on an ingress reply naming the command it answers: the `Nats-Msg-Id` it was published with,
+ * or `ingress:<stream seq>` when it had none. Replies to one Im-Reply-To subject can arrive in any order.
+ */
+export const IM_COMMAND_ID_HEADER = 'Im-Command-Id';
 
 /** Operations on a conversation. */
 export const CONVERSATION_OPS = ['create', 'join', 'leave', 'dissolve', 'send', 'recall'] as const;
