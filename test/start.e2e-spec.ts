@@ -1,0 +1,85 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { connect, StringCodec } from 'nats';
+import { freePort, waitFor } from '@parley/testing';
+
+const root = resolve(__dirname, '..');
+const sc = StringCodec();
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const s = netConnect({ port, host: '127.0.0.1' });
+    s.once('connect', () => (s.destroy(), done(true)));
+    s.once('error', () => done(false));
+  });
+}
+
+/**
+ * `npm start` end to end, on free ports so it never meets the machine's own servers: it starts
+ * nats-server, mariadbd and redis-server into its data folder, then the three apps; the system
+ * answers commands; SIGINT stops the apps and then the servers, and the script exits 0.
+ */
+describe('npm start (scripts/start.js)', () => {
+  let child: ChildProcess | undefined;
+  let dataDir: string;
+
+  afterAll(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('starts the servers and the apps, serves a command, and stops everything on SIGINT', async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'parley-start-'));
+    const [nats, mysql, redis, http] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    let output = '';
+    child = spawn(process.execPath, [join(root, 'scripts/start.js')], {
+      cwd: root,
+      env: {
+        ...process.env,
+        PARLEY_DATA_DIR: dataDir,
+        NATS_URL: `nats://127.0.0.1:${nats}`,
+        MYSQL_URL: `mysql://root@127.0.0.1:${mysql}/parley`,
+        REDIS_URL: `redis://127.0.0.1:${redis}`,
+        PORT: String(http),
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((done) => child!.once('exit', (code) => done(code)));
+
+    await waitFor(
+      async () => {
+        if (child!.exitCode !== null) throw new Error(`start.js exited early:\n${output}`);
+        const r = await fetch(`http://127.0.0.1:${http}/health/ready`).catch(() => undefined);
+        return r?.status === 200;
+      },
+      { timeoutMs: 120_000, intervalMs: 500, message: 'the gateway to be ready' },
+    );
+
+    const nc = await connect({ servers: `nats://127.0.0.1:${nats}` });
+    try {
+      const ask = async (subject: string, body: unknown) =>
+        JSON.parse(sc.decode((await nc.request(subject, sc.encode(JSON.stringify(body)), { timeout: 10_000 })).data));
+      expect(await ask('im.cmd.conv.g:start.create', { by: 'alice', name: 'Start', members: ['bob'] })).toEqual({
+        ok: true,
+        result: { conversationId: 'g:start' },
+      });
+      expect(
+        await ask('im.cmd.conv.g:start.send', { from: 'alice', clientMsgId: 'c1', kind: 'text', body: 'hello' }),
+      ).toMatchObject({ ok: true, result: { seq: 1, duplicate: false } });
+    } finally {
+      await nc.close();
+    }
+
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    for (const port of [nats, mysql, redis, http]) expect(await portOpen(port)).toBe(false);
+    expect(output).toContain('starting nats-server');
+    expect(output).toContain('starting mariadbd');
+  }, 240_000);
+});
