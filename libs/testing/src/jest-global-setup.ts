@@ -6,8 +6,14 @@ import { RedisServer } from './redis-server';
 import { findBinary, type ServerProcess, sweepStaleServers } from './server-process';
 import { SHARED_INFRA_ENV } from './shared-infra';
 
-/** The binaries the harness runs (looked up on PATH and in the sbin folders). */
-export const INFRA_BINARIES = ['nats-server', 'redis-server', 'mariadbd', 'mariadb-install-db'] as const;
+/** The binaries the harness runs (looked up on PATH and in the sbin folders); docker-compose only validates the cluster file. */
+export const INFRA_BINARIES = [
+  'nats-server',
+  'redis-server',
+  'mariadbd',
+  'mariadb-install-db',
+  'docker-compose',
+] as const;
 
 /** Where globalSetup leaves the servers for globalTeardown (both run in jest's main process). */
 export const SHARED_SERVERS_KEY = Symbol.for('parley.testing.sharedServers');
@@ -17,7 +23,10 @@ export function ensureInfraInstalled(): void {
   const missing = () => INFRA_BINARIES.filter((b) => !findBinary(b));
   if (missing().length === 0) return;
   const script = join(__dirname, '..', '..', '..', 'scripts', 'install-infra.sh');
-  const r = spawnSync('bash', [script], { stdio: 'inherit' });
+  const r = spawnSync('bash', [script], {
+    stdio: 'inherit',
+    env: { ...process.env, PARLEY_NEED_COMPOSE: '1' },
+  });
   const still = missing();
   if (r.status !== 0 || still.length > 0) {
     throw new Error(
