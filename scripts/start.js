@@ -56,7 +56,11 @@ function run(cmd, args, opts = {}) {
 
 /** Spawns a long-running child whose output is prefixed with its name. */
 function launch(name, cmd, args, extraEnv = {}) {
-  const child = spawn(cmd, args, { cwd: root, env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, args, {
+    cwd: root,
+    env: { ...env, ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const prefix = (stream, out) => {
     let rest = '';
     stream.on('data', (chunk) => {
@@ -98,7 +102,16 @@ async function ensureRedis() {
   const dir = path.join(dataDir, 'redis');
   mkdirSync(dir, { recursive: true });
   say(`starting redis-server on ${port}, data in ${dir}`);
-  launch('redis', 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes']);
+  launch('redis', 'redis-server', [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--appendonly',
+    'yes',
+  ]);
   await waitForPort('redis-server', port, 15_000);
 }
 
@@ -110,13 +123,17 @@ async function ensureMysql() {
     if (!existsSync(path.join(datadir, 'mysql'))) {
       mkdirSync(dir, { recursive: true });
       say(`initialising a MariaDB data folder in ${datadir}`);
-      run('mariadb-install-db', [
-        '--no-defaults',
-        '--user=root',
-        `--datadir=${datadir}`,
-        '--auth-root-authentication-method=normal',
-        '--skip-test-db',
-      ], { stdio: 'ignore' });
+      run(
+        'mariadb-install-db',
+        [
+          '--no-defaults',
+          '--user=root',
+          `--datadir=${datadir}`,
+          '--auth-root-authentication-method=normal',
+          '--skip-test-db',
+        ],
+        { stdio: 'ignore' },
+      );
     }
     say(`starting mariadbd on ${port}`);
     launch('mariadb', 'mariadbd', [

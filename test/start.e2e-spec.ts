@@ -33,7 +33,12 @@ describe('npm start (scripts/start.js)', () => {
 
   it('starts the servers and the apps, serves a command, and stops everything on SIGINT', async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'parley-start-'));
-    const [nats, mysql, redis, http] = [await freePort(), await freePort(), await freePort(), await freePort()];
+    const [nats, mysql, redis, http] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
     let output = '';
     child = spawn(process.execPath, [join(root, 'scripts/start.js')], {
       cwd: root,
@@ -64,13 +69,22 @@ describe('npm start (scripts/start.js)', () => {
     const nc = await connect({ servers: `nats://127.0.0.1:${nats}` });
     try {
       const ask = async (subject: string, body: unknown) =>
-        JSON.parse(sc.decode((await nc.request(subject, sc.encode(JSON.stringify(body)), { timeout: 10_000 })).data));
-      expect(await ask('im.cmd.conv.g:start.create', { by: 'alice', name: 'Start', members: ['bob'] })).toEqual({
+        JSON.parse(
+          sc.decode((await nc.request(subject, sc.encode(JSON.stringify(body)), { timeout: 10_000 })).data),
+        );
+      expect(
+        await ask('im.cmd.conv.g:start.create', { by: 'alice', name: 'Start', members: ['bob'] }),
+      ).toEqual({
         ok: true,
         result: { conversationId: 'g:start' },
       });
       expect(
-        await ask('im.cmd.conv.g:start.send', { from: 'alice', clientMsgId: 'c1', kind: 'text', body: 'hello' }),
+        await ask('im.cmd.conv.g:start.send', {
+          from: 'alice',
+          clientMsgId: 'c1',
+          kind: 'text',
+          body: 'hello',
+        }),
       ).toMatchObject({ ok: true, result: { seq: 1, duplicate: false } });
     } finally {
       await nc.close();

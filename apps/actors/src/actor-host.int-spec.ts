@@ -278,7 +278,8 @@ describe('actor host (own nats-server)', () => {
     }
     // Replies can arrive in any order; Im-Command-Id says which command each one answers.
     const got: Record<string, Reply> = {};
-    for await (const m of inbox) got[m.headers?.get('Im-Command-Id') ?? '?'] = JSON.parse(dec.decode(m.data)) as Reply;
+    for await (const m of inbox)
+      got[m.headers?.get('Im-Command-Id') ?? '?'] = JSON.parse(dec.decode(m.data)) as Reply;
     expect(got.i1).toMatchObject({ ok: true, result: { seq: 1, duplicate: false } });
     expect(got.i2).toMatchObject({ ok: false, error: { code: 'PAYLOAD_TOO_LARGE' } });
     expect((await loggedSeqs(log, 'g:ingress')).map((e) => e.clientMsgId)).toEqual(['in-1']);

@@ -53,7 +53,9 @@ describe('ids', () => {
   ])('rejects %j (%s)', (id) => {
     expect(UserId.safeParse(id).success).toBe(false);
     expect(errorOf(() => groupConversationId(id)).code).toBe(ErrorCode.INVALID_ARGUMENT);
-    expect(errorOf(() => conversationCommandSubject(`g:${id}`, 'send')).code).toBe(ErrorCode.INVALID_ARGUMENT);
+    expect(errorOf(() => conversationCommandSubject(`g:${id}`, 'send')).code).toBe(
+      ErrorCode.INVALID_ARGUMENT,
+    );
   });
 
   it('accepts 64 characters of letters, digits, _ and -', () => {
@@ -109,7 +111,14 @@ describe('events', () => {
       sent({}),
       { ...base, type: 'MessageRecalled', data: { seq: 1, by: 'alice' } },
       { ...base, type: 'GroupDissolved', data: { by: 'alice', atSeq: 9 } },
-      { type: 'ReadMarked', v: 1, userId: 'bob', at: 1, commandId: 'c', data: { conversationId: 'g:team', readSeq: 2 } },
+      {
+        type: 'ReadMarked',
+        v: 1,
+        userId: 'bob',
+        at: 1,
+        commandId: 'c',
+        data: { conversationId: 'g:team', readSeq: 2 },
+      },
     ];
     for (const e of events) {
       expect(decodeEvent(encodeEvent(parseEvent(e)))).toEqual(e);
@@ -157,16 +166,20 @@ describe('decodeCommand', () => {
   });
 
   it('answers INVALID_ARGUMENT for malformed JSON, missing fields and bad ids, naming the field', () => {
-    expect(errorOf(() => decodeCommand('im.cmd.conv.g:team.send', '{"from":')).message).toContain('malformed JSON');
+    expect(errorOf(() => decodeCommand('im.cmd.conv.g:team.send', '{"from":')).message).toContain(
+      'malformed JSON',
+    );
     expect(errorOf(() => send({ from: 'alice', kind: 'text', body: 'x' })).message).toContain('clientMsgId');
-    expect(errorOf(() => send({ from: 'al ice', clientMsgId: 'c', kind: 'text', body: 'x' })).message).toContain(
-      'from',
+    expect(
+      errorOf(() => send({ from: 'al ice', clientMsgId: 'c', kind: 'text', body: 'x' })).message,
+    ).toContain('from');
+    expect(errorOf(() => send({ from: 'a', clientMsgId: 'c', kind: 'video', body: 'x' })).message).toContain(
+      'kind',
     );
-    expect(errorOf(() => send({ from: 'a', clientMsgId: 'c', kind: 'video', body: 'x' })).message).toContain('kind');
     expect(errorOf(() => send([])).code).toBe(ErrorCode.INVALID_ARGUMENT);
-    expect(errorOf(() => decodeCommand('im.cmd.conv.d:a:b.join', '{"by":"a","userIds":["c"]}')).message).toContain(
-      'groups only',
-    );
+    expect(
+      errorOf(() => decodeCommand('im.cmd.conv.d:a:b.join', '{"by":"a","userIds":["c"]}')).message,
+    ).toContain('groups only');
   });
 
   it('answers PAYLOAD_TOO_LARGE for a body over the limit and for a 1 MiB payload', () => {

@@ -137,7 +137,10 @@ export class JetStreamEventLog extends EventLog {
       let remaining = info.num_pending;
       let nextDelivery = 1;
       while (remaining > 0) {
-        const batch = await consumer.fetch({ max_messages: Math.min(remaining, this.replayBatch), expires: 10_000 });
+        const batch = await consumer.fetch({
+          max_messages: Math.min(remaining, this.replayBatch),
+          expires: 10_000,
+        });
         let received = 0;
         for await (const m of batch) {
           // Without acks a lost delivery would go unnoticed; the consumer sequence makes it visible.
@@ -147,7 +150,12 @@ export class JetStreamEventLog extends EventLog {
           nextDelivery += 1;
           received += 1;
           remaining = m.info.pending;
-          yield { streamSeq: m.seq, subject: m.subject, data: m.data, time: new Date(m.info.timestampNanos / 1e6) };
+          yield {
+            streamSeq: m.seq,
+            subject: m.subject,
+            data: m.data,
+            time: new Date(m.info.timestampNanos / 1e6),
+          };
         }
         if (received === 0) throw new LogUnavailableError(`replay of ${subject} received nothing for 10 s`);
       }

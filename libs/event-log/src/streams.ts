@@ -129,7 +129,12 @@ export async function ensureStreams(
     if ((want.num_replicas ?? 1) > 1 && !info.cluster) {
       const note = `num_replicas: want ${want.num_replicas}, but the server is not clustered`;
       log.warn(`stream ${want.name} drifted: ${note}`);
-      reports.push({ name: want.name, action: 'drift', differences: [note], error: 'server is not clustered' });
+      reports.push({
+        name: want.name,
+        action: 'drift',
+        differences: [note],
+        error: 'server is not clustered',
+      });
       want = { ...want, num_replicas: info.config.num_replicas };
     }
     const diff = differences(want, info.config);

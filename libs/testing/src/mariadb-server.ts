@@ -101,7 +101,12 @@ export class MariaDbServer extends ServerProcess {
 
   protected command(): { bin: string; args: string[] } {
     const d = this.dir;
-    const args = ['--no-defaults', '--user=root', `--datadir=${join(d, 'mysql')}`, '--bind-address=127.0.0.1'];
+    const args = [
+      '--no-defaults',
+      '--user=root',
+      `--datadir=${join(d, 'mysql')}`,
+      '--bind-address=127.0.0.1',
+    ];
     args.push(`--port=${this.port}`, `--socket=${join(d, 'mysql.sock')}`);
     args.push(`--pid-file=${join(d, 'mariadb.pid')}`, `--log-error=${this.errorLog}`, `--tmpdir=${d}`);
     args.push(...INNODB, '--skip-name-resolve', '--max-connections=500', '--character-set-server=utf8mb4');
@@ -114,7 +119,12 @@ export class MariaDbServer extends ServerProcess {
   }
 
   protected async probe(): Promise<void> {
-    const c = await createConnection({ host: '127.0.0.1', port: this.port, user: 'root', connectTimeout: 1_000 });
+    const c = await createConnection({
+      host: '127.0.0.1',
+      port: this.port,
+      user: 'root',
+      connectTimeout: 1_000,
+    });
     try {
       await c.query('SELECT 1');
     } finally {
