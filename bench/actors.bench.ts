@@ -1,0 +1,110 @@
+/**
+ * Sends through the actor host over NATS request/reply (ack to the sender), against the ceiling of
+ * raw JetStream publishes into the same stream from the same client, both in one run on a fresh
+ * nats-server. Medians of three rounds.
+ */
+import { type NatsConnection } from 'nats';
+import { startTestActorHost } from '../apps/actors/src/actor-host.fixture';
+import { connectToNats } from '@parley/event-log';
+import { NatsServer } from '@parley/testing';
+import { type BenchRow, median, pool, quantile } from './lib';
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const IN_FLIGHT = 256;
+
+async function ask(nc: NatsConnection, subject: string, body: unknown): Promise<void> {
+  const r = JSON.parse(
+    dec.decode((await nc.request(subject, enc.encode(JSON.stringify(body)), { timeout: 30_000 })).data),
+  );
+  if (!r.ok) throw new Error(`${subject}: ${JSON.stringify(r.error)}`);
+}
+
+export async function actorsBench(): Promise<BenchRow[]> {
+  const server = await NatsServer.start();
+  const host = await startTestActorHost(server.url);
+  const nc = await connectToNats({ servers: server.url, name: 'bench-client' });
+  try {
+    const js = nc.jetstream();
+    const groups = 50;
+    for (let g = 0; g < groups; g++)
+      await ask(nc, `im.cmd.conv.g:b${g}.create`, { by: 'u0', name: `b${g}`, members: ['u1'] });
+
+    const ceiling: number[] = [];
+    const spread: number[] = [];
+    const hot: number[] = [];
+    const latencies: number[] = [];
+    const body = 'x'.repeat(120);
+    for (let round = 0; round < 3; round++) {
+      const n = 10_000;
+      let t = performance.now();
+      await pool(n, IN_FLIGHT, async (i) => {
+        await js.publish(
+          `im.evt.conv.g:ceiling${i % groups}`,
+          enc.encode(JSON.stringify({ type: 'MessageSent', body })),
+        );
+      });
+      ceiling.push(n / ((performance.now() - t) / 1000));
+
+      t = performance.now();
+      await pool(n, IN_FLIGHT, async (i) => {
+        const s = performance.now();
+        await ask(nc, `im.cmd.conv.g:b${i % groups}.send`, {
+          from: `u${i % 2}`,
+          clientMsgId: `r${round}-${i}`,
+          kind: 'text',
+          body,
+        });
+        latencies.push(performance.now() - s);
+      });
+      spread.push(n / ((performance.now() - t) / 1000));
+
+      const m = 2_000;
+      t = performance.now();
+      await pool(m, IN_FLIGHT, async (i) => {
+        await ask(nc, 'im.cmd.conv.g:b0.send', {
+          from: 'u0',
+          clientMsgId: `hot${round}-${i}`,
+          kind: 'text',
+          body,
+        });
+      });
+      hot.push(m / ((performance.now() - t) / 1000));
+    }
+    const c = median(ceiling);
+    const p = median(spread);
+    return [
+      { bench: 'sends', case: 'ceiling: raw JetStream publish, 256 in flight', value: c, unit: 'msgs/s' },
+      {
+        bench: 'sends',
+        case: 'Parley send over request/reply, 50 groups, 256 in flight',
+        value: p,
+        unit: 'msgs/s',
+      },
+      { bench: 'sends', case: 'ratio Parley / ceiling', value: p / c, unit: 'ratio', note: 'target ≥ 0.5' },
+      {
+        bench: 'sends',
+        case: 'Parley send latency p50 (256 in flight)',
+        value: quantile(latencies, 0.5),
+        unit: 'ms',
+      },
+      {
+        bench: 'sends',
+        case: 'Parley send latency p99 (256 in flight)',
+        value: quantile(latencies, 0.99),
+        unit: 'ms',
+      },
+      { bench: 'sends', case: 'one hot group, 256 in flight', value: median(hot), unit: 'msgs/s' },
+      {
+        bench: 'sends',
+        case: 'expected-sequence conflicts',
+        value: host.service.handler.stats.conflicts,
+        unit: 'count',
+      },
+    ];
+  } finally {
+    await nc.close();
+    await host.stop();
+    await server.dispose();
+  }
+}
