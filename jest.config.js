@@ -1,6 +1,6 @@
 /** Two projects: `unit` needs no servers; `integration` runs against real nats-server, redis-server and mariadbd. */
 const moduleNameMapper = {
-  '^@parley/(config|contracts|domain|event-log|testing)$': '<rootDir>/libs/$1/src',
+  '^@parley/(config|contracts|domain|event-log|read-model|testing)$': '<rootDir>/libs/$1/src',
 };
 const transform = { '^.+\\.ts$': ['ts-jest', {}] };
 const common = { rootDir: __dirname, testEnvironment: 'node', moduleNameMapper, transform };

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createConnection } from 'mysql2/promise';
 import { connect, StringCodec } from 'nats';
 import { freePort, waitFor } from '@parley/testing';
 
@@ -72,12 +73,17 @@ describe('npm start (scripts/start.js)', () => {
         JSON.parse(
           sc.decode((await nc.request(subject, sc.encode(JSON.stringify(body)), { timeout: 10_000 })).data),
         );
-      expect(
-        await ask('im.cmd.conv.g:start.create', { by: 'alice', name: 'Start', members: ['bob'] }),
-      ).toEqual({
-        ok: true,
-        result: { conversationId: 'g:start' },
-      });
+      // The apps boot in parallel: the actor host may subscribe a moment after the gateway is ready
+      // (until then NATS answers "no responders").
+      let created: unknown;
+      await waitFor(
+        async () => {
+          created = await ask('im.cmd.conv.g:start.create', { by: 'alice', name: 'Start', members: ['bob'] });
+          return true;
+        },
+        { timeoutMs: 60_000, intervalMs: 250, message: 'the actor host to answer' },
+      );
+      expect(created).toEqual({ ok: true, result: { conversationId: 'g:start' } });
       expect(
         await ask('im.cmd.conv.g:start.send', {
           from: 'alice',
@@ -88,6 +94,21 @@ describe('npm start (scripts/start.js)', () => {
       ).toMatchObject({ ok: true, result: { seq: 1, duplicate: false } });
     } finally {
       await nc.close();
+    }
+    // The projector ran its migrations and projected the message into MySQL.
+    const db = await createConnection({ host: '127.0.0.1', port: mysql, user: 'root', database: 'parley' });
+    try {
+      await waitFor(
+        async () => {
+          const [rows] = await db.query('SELECT body FROM messages WHERE conversation_id = ? AND seq = 1', [
+            'g:start',
+          ]);
+          return (rows as Array<{ body: string }>)[0]?.body === 'hello';
+        },
+        { timeoutMs: 30_000, message: 'the message in MySQL' },
+      );
+    } finally {
+      await db.end();
     }
 
     child.kill('SIGINT');

@@ -29,6 +29,24 @@ export const envSchema = z.object({
   IM_DEDUP_MAX_ENTRIES: int(1, 100_000),
   IM_RECALL_WINDOW_MS: int(0, 24 * 3600 * 1000),
   IM_APPEND_MAX_ATTEMPTS: int(1, 25),
+  IM_PROJECTIONS: z
+    .string()
+    .default('history,counters')
+    .transform((v) => [
+      ...new Set(
+        v
+          .split(',')
+          .map((p) => p.trim())
+          .filter((p) => p.length > 0),
+      ),
+    ])
+    .pipe(z.array(z.enum(['history', 'counters'])).min(1, 'name at least one of history,counters')),
+  IM_PROJECTION_BATCH_SIZE: int(1, 500),
+  IM_PROJECTION_ACK_WAIT_MS: int(1_000, 10_000),
+  IM_PREVIEW_MAX_CHARS: int(0, 200),
+  IM_HOT_GROUPS_WINDOW_MS: int(1_000, 5 * 60 * 1000),
+  IM_HOT_GROUPS_CACHE_MS: int(0, 3_000),
+  IM_READ_YOUR_WRITES_TIMEOUT_MS: int(0, 2_000),
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
 });
 

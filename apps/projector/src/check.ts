@@ -1,0 +1,485 @@
+import { decodeEvent, type MessageKind, type ParleyEvent } from '@parley/contracts';
+import {
+  type ConversationState,
+  evolveConversation,
+  evolveUser,
+  initialConversationState,
+  initialUserState,
+  unreadCount,
+  type UserState,
+} from '@parley/domain';
+import { EVENTS_STREAM } from '@parley/event-log';
+import {
+  decodeMembership,
+  type MessagePreview,
+  type ParleyDatabase,
+  type ParleyRedis,
+  previewBody,
+  type ProjectionName,
+  ReadModel,
+} from '@parley/read-model';
+import { AckPolicy, DeliverPolicy, type NatsConnection, nanos } from 'nats';
+
+/** One place where a projection disagrees with the log. */
+export interface Difference {
+  /** Which store and key, e.g. `mysql conversations[g:team].owner`. */
+  where: string;
+  /** What the log says. */
+  expected: unknown;
+  /** What the store holds. */
+  actual: unknown;
+}
+
+/** Result of {@link checkProjections}. */
+export interface CheckResult {
+  /** Events compared (stream seqs 1..upTo). */
+  upTo: number;
+  /** Every difference found (empty when the projections equal the log). */
+  differences: Difference[];
+}
+
+/** Options of {@link checkProjections}. */
+export interface CheckOptions {
+  /** The history database (omit to skip the history projection). */
+  db?: ParleyDatabase;
+  /** The counters Redis (omit to skip the counters projection). */
+  redis?: ParleyRedis;
+  /** Preview length the counters projection was run with (default 200). */
+  previewMaxChars?: number;
+  /** Stream (default IM_EVENTS). */
+  stream?: string;
+  /** How long to wait for the projections to reach the stream's end, in ms (default 30 s). */
+  waitMs?: number;
+}
+
+interface ExpectedMessage {
+  streamSeq: number;
+  from: string;
+  clientMsgId: string;
+  kind: MessageKind;
+  body: string;
+  mentions: string[];
+  at: number;
+  recalledAt: number | null;
+}
+
+/** What the log says about one conversation: the domain's fold plus what the projections keep beyond it. */
+interface ExpectedConversation {
+  state: ConversationState;
+  createdAt: number | null;
+  dissolvedAt: number | null;
+  activeAt: number;
+  lastAt: number | null;
+  /** Users who left and are not back: their leave seq and the join seq they had. */
+  left: Map<string, { leftSeq: number; joinSeq: number }>;
+  messages: Map<number, ExpectedMessage>;
+  speakers: Map<string, number>;
+  ownMax: Map<string, number>;
+}
+
+/** What the log says, folded with the domain's own evolve functions (an independent derivation). */
+export interface ExpectedState {
+  conversations: Map<string, ExpectedConversation>;
+  users: Map<string, UserState>;
+}
+
+/** Folds events (in stream order) into the expected state. */
+export function foldExpected(events: Array<{ event: ParleyEvent; streamSeq: number }>): ExpectedState {
+  const conversations = new Map<string, ExpectedConversation>();
+  const users = new Map<string, UserState>();
+  for (const { event: e, streamSeq } of events) {
+    if (e.type === 'ReadMarked') {
+      users.set(e.userId, evolveUser(users.get(e.userId) ?? initialUserState(e.userId), e));
+      continue;
+    }
+    let c = conversations.get(e.conversationId);
+    if (!c) {
+      c = {
+        state: initialConversationState(e.conversationId),
+        createdAt: null,
+        dissolvedAt: null,
+        activeAt: 0,
+        lastAt: null,
+        left: new Map(),
+        messages: new Map(),
+        speakers: new Map(),
+        ownMax: new Map(),
+      };
+      conversations.set(e.conversationId, c);
+    }
+    switch (e.type) {
+      case 'GroupCreated':
+        c.createdAt = Math.min(c.createdAt ?? e.at, e.at);
+        c.activeAt = Math.max(c.activeAt, e.at);
+        break;
+      case 'MembersJoined':
+        for (const u of e.data.userIds) c.left.delete(u);
+        break;
+      case 'MemberLeft':
+        c.left.set(e.data.userId, {
+          leftSeq: e.data.atSeq,
+          joinSeq: c.state.members.get(e.data.userId)?.joinSeq ?? 0,
+        });
+        break;
+      case 'MessageSent':
+        c.createdAt = Math.min(c.createdAt ?? e.at, e.at);
+        c.activeAt = Math.max(c.activeAt, e.at);
+        c.lastAt = e.at;
+        c.messages.set(e.data.seq, { ...e.data, streamSeq, at: e.at, recalledAt: null });
+        c.speakers.set(e.data.from, Math.max(c.speakers.get(e.data.from) ?? 0, e.at));
+        c.ownMax.set(e.data.from, Math.max(c.ownMax.get(e.data.from) ?? 0, e.data.seq));
+        break;
+      case 'MessageRecalled': {
+        const m = c.messages.get(e.data.seq);
+        if (m && m.recalledAt === null) m.recalledAt = e.at;
+        break;
+      }
+      case 'GroupDissolved':
+        c.dissolvedAt ??= e.at;
+        break;
+      default: {
+        const _exhaustive: never = e;
+        return _exhaustive;
+      }
+    }
+    c.state = evolveConversation(c.state, e, { streamSeq });
+  }
+  return { conversations, users };
+}
+
+/** Reads every event of the stream up to `upTo` (undecodable ones, the poison, are skipped like the projections do). */
+export async function readStream(
+  nc: NatsConnection,
+  stream: string,
+  upTo: number,
+): Promise<Array<{ event: ParleyEvent; streamSeq: number }>> {
+  const jsm = await nc.jetstreamManager();
+  const info = await jsm.consumers.add(stream, {
+    deliver_policy: DeliverPolicy.All,
+    ack_policy: AckPolicy.None,
+    mem_storage: true,
+    inactive_threshold: nanos(30_000),
+  });
+  const out: Array<{ event: ParleyEvent; streamSeq: number }> = [];
+  try {
+    const consumer = await nc.jetstream().consumers.get(stream, info.name);
+    let last = 0;
+    while (last < upTo) {
+      let received = 0;
+      const batch = await consumer.fetch({ max_messages: Math.min(2_000, upTo - last), expires: 5_000 });
+      for await (const m of batch) {
+        received++;
+        last = m.seq;
+        if (m.seq > upTo) break;
+        try {
+          out.push({ event: decodeEvent(m.data), streamSeq: m.seq });
+        } catch {
+          // poison: the projections skip it too
+        }
+      }
+      if (received === 0) break;
+    }
+  } finally {
+    await jsm.consumers.delete(stream, info.name).catch(() => undefined);
+  }
+  return out;
+}
+
+const ms = (d: Date | null): number | null => (d === null ? null : d.getTime());
+const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * The consistency check: folds the log with the domain's evolve functions, waits (bounded) until the
+ * projections reached the stream's end, and compares every MySQL row and Redis key with the fold.
+ * Run it on a quiet system: events appended meanwhile show up as differences.
+ */
+export async function checkProjections(nc: NatsConnection, opts: CheckOptions): Promise<CheckResult> {
+  const stream = opts.stream ?? EVENTS_STREAM;
+  const jsm = await nc.jetstreamManager();
+  const upTo = (await jsm.streams.info(stream)).state.last_seq;
+  const expected = foldExpected(await readStream(nc, stream, upTo));
+  const differences: Difference[] = [];
+  const diff = (where: string, exp: unknown, act: unknown) => {
+    if (!same(exp, act)) differences.push({ where, expected: exp, actual: act });
+  };
+  const positions: Array<[ProjectionName, () => Promise<number>]> = [];
+  if (opts.db) positions.push(['history', () => historyPosition(opts.db!)]);
+  if (opts.redis) {
+    const r = opts.redis;
+    positions.push(['counters', async () => Number((await r.client.get(r.keys.position('counters'))) ?? 0)]);
+  }
+  const deadline = Date.now() + (opts.waitMs ?? 30_000);
+  for (const [name, position] of positions) {
+    let at = await position();
+    while (at < upTo && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      at = await position();
+    }
+    if (at < upTo) diff(`${name} position`, `>= ${upTo}`, at);
+  }
+  if (opts.db) await checkHistory(opts.db, expected, diff);
+  if (opts.redis) await checkCounters(opts.redis, expected, opts.previewMaxChars ?? 200, diff);
+  return { upTo, differences };
+}
+
+async function historyPosition(db: ParleyDatabase): Promise<number> {
+  const rows = (await db.dataSource.query(
+    "SELECT stream_seq FROM projection_checkpoints WHERE name = 'history'",
+  )) as Array<{
+    stream_seq: number;
+  }>;
+  return rows.length > 0 ? Number(rows[0].stream_seq) : 0;
+}
+
+type Diff = (where: string, expected: unknown, actual: unknown) => void;
+
+async function checkHistory(db: ParleyDatabase, x: ExpectedState, diff: Diff): Promise<void> {
+  const q = <T>(sql: string) => db.dataSource.query(sql) as Promise<T[]>;
+  const convRows = await q<{
+    id: string;
+    type: string;
+    name: string;
+    owner: string;
+    last_seq: number;
+    last_message_at: Date | null;
+    dissolved_at: Date | null;
+    created_at: Date;
+  }>('SELECT id, type, name, owner, last_seq, last_message_at, dissolved_at, created_at FROM conversations');
+  const convs = new Map(convRows.map((r) => [r.id, r]));
+  for (const [cid, c] of x.conversations) {
+    if (!c.state.exists) continue;
+    const r = convs.get(cid);
+    convs.delete(cid);
+    const want = {
+      type: c.state.kind,
+      name: c.state.name,
+      owner: c.state.owner,
+      lastSeq: c.state.lastSeq,
+      lastMessageAt: c.lastAt,
+      dissolvedAt: c.dissolvedAt,
+      createdAt: c.createdAt,
+    };
+    const have = r && {
+      type: r.type,
+      name: r.name,
+      owner: r.owner,
+      lastSeq: Number(r.last_seq),
+      lastMessageAt: ms(r.last_message_at),
+      dissolvedAt: ms(r.dissolved_at),
+      createdAt: ms(r.created_at),
+    };
+    diff(`mysql conversations[${cid}]`, want, have ?? null);
+  }
+  for (const id of convs.keys()) diff(`mysql conversations[${id}]`, null, 'unexpected row');
+
+  const memberRows = await q<{
+    conversation_id: string;
+    user_id: string;
+    role: string;
+    join_seq: number;
+    left_seq: number | null;
+  }>('SELECT conversation_id, user_id, role, join_seq, left_seq FROM conversation_members');
+  const members = new Map(memberRows.map((r) => [`${r.conversation_id} ${r.user_id}`, r]));
+  for (const [cid, c] of x.conversations) {
+    if (!c.state.exists) continue;
+    const check = (uid: string, want: { role: string; joinSeq: number; leftSeq: number | null }) => {
+      const r = members.get(`${cid} ${uid}`);
+      members.delete(`${cid} ${uid}`);
+      const have = r && {
+        role: r.role,
+        joinSeq: Number(r.join_seq),
+        leftSeq: r.left_seq === null ? null : Number(r.left_seq),
+      };
+      diff(`mysql conversation_members[${cid} ${uid}]`, want, have ?? null);
+    };
+    for (const [uid, m] of c.state.members) check(uid, { role: m.role, joinSeq: m.joinSeq, leftSeq: null });
+    for (const [uid, l] of c.left) check(uid, { role: 'member', joinSeq: l.joinSeq, leftSeq: l.leftSeq });
+  }
+  for (const key of members.keys()) diff(`mysql conversation_members[${key}]`, null, 'unexpected row');
+
+  const messageRows = await q<{
+    conversation_id: string;
+    seq: number;
+    stream_seq: number | null;
+    sender: string | null;
+    client_msg_id: string | null;
+    kind: string | null;
+    body: string | null;
+    mentions: string | null;
+    sent_at: Date | null;
+    recalled_at: Date | null;
+  }>(
+    'SELECT conversation_id, seq, stream_seq, sender, client_msg_id, kind, body, mentions, sent_at, recalled_at FROM messages',
+  );
+  const messages = new Map(messageRows.map((r) => [`${r.conversation_id} ${r.seq}`, r]));
+  for (const [cid, c] of x.conversations) {
+    for (const [seq, m] of c.messages) {
+      const r = messages.get(`${cid} ${seq}`);
+      messages.delete(`${cid} ${seq}`);
+      const have = r && {
+        streamSeq: r.stream_seq === null ? null : Number(r.stream_seq),
+        from: r.sender,
+        clientMsgId: r.client_msg_id,
+        kind: r.kind,
+        body: r.body,
+        mentions: r.mentions === null ? null : (JSON.parse(r.mentions) as string[]),
+        at: ms(r.sent_at),
+        recalledAt: ms(r.recalled_at),
+      };
+      const want = {
+        streamSeq: m.streamSeq,
+        from: m.from,
+        clientMsgId: m.clientMsgId,
+        kind: m.kind,
+        body: m.body,
+        mentions: m.mentions,
+        at: m.at,
+        recalledAt: m.recalledAt,
+      };
+      diff(`mysql messages[${cid} ${seq}]`, want, have ?? null);
+    }
+  }
+  for (const key of messages.keys()) diff(`mysql messages[${key}]`, null, 'unexpected row');
+}
+
+async function checkCounters(
+  redis: ParleyRedis,
+  x: ExpectedState,
+  previewMax: number,
+  diff: Diff,
+): Promise<void> {
+  const k = redis.keys;
+  const c = redis.client;
+  const expectedKeys = new Set<string>([k.position('counters')]);
+  const userConvs = new Map<string, Record<string, { joinSeq: number; leftSeq: number | null }>>();
+  const ownByUser = new Map<string, Record<string, string>>();
+  const active = new Map<number, Record<string, string>>();
+  const decodeAll = (h: Record<string, string>) =>
+    Object.fromEntries(
+      Object.entries(h).map(([f, v]) => {
+        const { joinSeq, leftSeq } = decodeMembership(v);
+        return [f, { joinSeq, leftSeq }];
+      }),
+    );
+
+  for (const [cid, conv] of x.conversations) {
+    const s = conv.state;
+    if (!s.exists) continue;
+    const last = s.lastSeq > 0 ? conv.messages.get(s.lastSeq) : undefined;
+    const preview: MessagePreview | undefined = last && {
+      conversationId: cid,
+      seq: s.lastSeq,
+      streamSeq: last.streamSeq,
+      from: last.from,
+      kind: last.kind,
+      body: previewBody(last.body, previewMax),
+      mentions: last.mentions,
+      at: last.at,
+    };
+    const wantHead: Record<string, string> = {
+      type: s.kind,
+      ...(s.kind === 'group' ? { name: s.name } : {}),
+      activeAt: String(conv.activeAt),
+      ...(preview
+        ? {
+            lastSeq: String(s.lastSeq),
+            lastStreamSeq: String(preview.streamSeq),
+            lastAt: String(preview.at),
+            last: JSON.stringify(preview),
+            lastRecalled: last!.recalledAt !== null ? '1' : '0',
+          }
+        : {}),
+      ...(conv.dissolvedAt !== null ? { dissolvedAt: String(conv.dissolvedAt) } : {}),
+    };
+    expectedKeys.add(k.head(cid));
+    diff(`redis ${k.head(cid)}`, sortObject(wantHead), sortObject(await c.hgetall(k.head(cid))));
+
+    const wantMembers: Record<string, { joinSeq: number; leftSeq: number | null }> = {};
+    for (const [uid, m] of s.members) wantMembers[uid] = { joinSeq: m.joinSeq, leftSeq: null };
+    for (const [uid, l] of conv.left) wantMembers[uid] = { joinSeq: l.joinSeq, leftSeq: l.leftSeq };
+    for (const [uid, v] of Object.entries(wantMembers)) {
+      const mine = userConvs.get(uid) ?? {};
+      mine[cid] = v;
+      userConvs.set(uid, mine);
+    }
+    expectedKeys.add(k.members(cid));
+    diff(
+      `redis ${k.members(cid)}`,
+      sortObject(wantMembers),
+      sortObject(decodeAll(await c.hgetall(k.members(cid)))),
+    );
+
+    for (const [uid, seq] of conv.ownMax) {
+      const own = ownByUser.get(uid) ?? {};
+      own[cid] = String(seq);
+      ownByUser.set(uid, own);
+    }
+    if (s.kind === 'group' && conv.speakers.size > 0) {
+      expectedKeys.add(k.speakers(cid));
+      const want = Object.fromEntries([...conv.speakers].map(([u, at]) => [u, String(at)]));
+      const have = await c.zrange(k.speakers(cid), 0, -1, 'WITHSCORES');
+      const haveObj: Record<string, string> = {};
+      for (let i = 0; i < have.length; i += 2) haveObj[have[i]] = have[i + 1];
+      diff(`redis ${k.speakers(cid)}`, sortObject(want), sortObject(haveObj));
+      const shard = k.activeShard(cid);
+      active.set(shard, { ...(active.get(shard) ?? {}), [cid]: String(Math.max(...conv.speakers.values())) });
+    }
+  }
+  for (let shard = 0; shard < k.activeAll().length; shard++) {
+    const want = active.get(shard) ?? {};
+    if (Object.keys(want).length > 0) expectedKeys.add(k.active(shard));
+    const have = await c.zrange(k.active(shard), 0, -1, 'WITHSCORES');
+    const haveObj: Record<string, string> = {};
+    for (let i = 0; i < have.length; i += 2) haveObj[have[i]] = have[i + 1];
+    diff(`redis ${k.active(shard)}`, sortObject(want), sortObject(haveObj));
+  }
+  for (const [uid, want] of userConvs) {
+    expectedKeys.add(k.userConversations(uid));
+    diff(
+      `redis ${k.userConversations(uid)}`,
+      sortObject(want),
+      sortObject(decodeAll(await c.hgetall(k.userConversations(uid)))),
+    );
+  }
+  for (const [uid, want] of ownByUser) {
+    expectedKeys.add(k.userOwn(uid));
+    diff(`redis ${k.userOwn(uid)}`, sortObject(want), sortObject(await c.hgetall(k.userOwn(uid))));
+  }
+  for (const [uid, u] of x.users) {
+    const want = Object.fromEntries([...u.readSeqs].map(([cid, seq]) => [cid, String(seq)]));
+    expectedKeys.add(k.userReads(uid));
+    diff(`redis ${k.userReads(uid)}`, sortObject(want), sortObject(await c.hgetall(k.userReads(uid))));
+  }
+
+  // Unread through the read model (the same code the gateway runs) against the domain's rule.
+  const reader = new ReadModel(undefined as unknown as ParleyDatabase, redis);
+  for (const uid of userConvs.keys()) {
+    const want: Record<string, number> = {};
+    for (const [cid, conv] of x.conversations) {
+      const m = conv.state.members.get(uid);
+      if (!m || !conv.state.exists) continue;
+      want[cid] = unreadCount({
+        lastSeq: conv.state.lastSeq,
+        readSeq: x.users.get(uid)?.readSeqs.get(cid) ?? 0,
+        joinSeq: m.joinSeq,
+        ownLastSeq: m.ownLastSeq,
+        isMember: true,
+      });
+    }
+    const have = Object.fromEntries(
+      (await reader.unread(uid)).conversations.map((u) => [u.conversationId, u.unread]),
+    );
+    diff(`unread of ${uid}`, sortObject(want), sortObject(have));
+  }
+
+  let cursor = '0';
+  do {
+    const [next, keys] = await c.scan(cursor, 'MATCH', k.pattern(), 'COUNT', 1_000);
+    cursor = next;
+    for (const key of keys) if (!expectedKeys.has(key)) diff(`redis ${key}`, null, 'unexpected key');
+  } while (cursor !== '0');
+}
+
+function sortObject<T>(o: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}

@@ -1,0 +1,27 @@
+import { type ParleyDatabase } from '@parley/read-model';
+import { type ProjectedEvent } from '../projected-event';
+import { type Projection } from '../projection';
+import { planHistory } from './history.plan';
+import { HistoryWriter } from './history.writer';
+
+/** History → MySQL: conversations, members, messages, checkpoint in one transaction per batch. */
+export class HistoryProjection implements Projection {
+  readonly name = 'history' as const;
+  private readonly writer: HistoryWriter;
+
+  constructor(db: ParleyDatabase) {
+    this.writer = new HistoryWriter(db);
+  }
+
+  async apply(events: ProjectedEvent[], position: number): Promise<void> {
+    await this.writer.write(planHistory(events), position);
+  }
+
+  reset(): Promise<void> {
+    return this.writer.reset();
+  }
+
+  position(): Promise<number> {
+    return this.writer.position();
+  }
+}

@@ -1,0 +1,202 @@
+import { type ParleyDatabase } from '@parley/read-model';
+import { type EntityManager } from 'typeorm';
+import { type HistoryPlan, type MemberRow, type MembershipStep } from './history.plan';
+
+/** Rows per multi-row statement, and the byte budget of one statement (well under max_allowed_packet). */
+const MAX_ROWS = 500;
+const MAX_BYTES = 2 * 1024 * 1024;
+
+const date = (ms: number): Date => new Date(ms);
+
+/**
+ * Writes a {@link HistoryPlan} to MySQL in one transaction, with the projection's checkpoint in the
+ * same transaction. Every statement is an idempotent upsert: last_seq is a max, dissolved_at and
+ * recalled_at are set once, member rows and the owner change only for a newer stream seq, and message
+ * rows are keyed by (conversation_id, seq), so a replay in any batch split leaves the same rows.
+ */
+export class HistoryWriter {
+  constructor(
+    private readonly db: ParleyDatabase,
+    /** Checkpoint name (`history`). */
+    private readonly checkpointName = 'history',
+  ) {}
+
+  /** Applies a plan and moves the checkpoint to `position` (never backwards), atomically. */
+  async write(plan: HistoryPlan, position: number): Promise<void> {
+    await this.db.dataSource.transaction(async (em) => {
+      await this.conversations(em, plan);
+      await this.members(em, plan.directMembers);
+      for (const step of plan.membership) await this.membershipStep(em, step);
+      await this.messages(em, plan);
+      await em.query(
+        'INSERT INTO projection_checkpoints (name, stream_seq) VALUES (?, ?) ' +
+          'ON DUPLICATE KEY UPDATE stream_seq = GREATEST(stream_seq, VALUES(stream_seq))',
+        [this.checkpointName, position],
+      );
+    });
+  }
+
+  /** Drops every row of the history projection (rebuild). */
+  async reset(): Promise<void> {
+    for (const t of ['messages', 'conversation_members', 'conversations']) {
+      await this.db.dataSource.query(`TRUNCATE TABLE \`${t}\``);
+    }
+    await this.db.dataSource.query('DELETE FROM projection_checkpoints WHERE name = ?', [
+      this.checkpointName,
+    ]);
+  }
+
+  /** The checkpoint (0 when none). */
+  async position(): Promise<number> {
+    const rows = (await this.db.dataSource.query(
+      'SELECT stream_seq FROM projection_checkpoints WHERE name = ?',
+      [this.checkpointName],
+    )) as Array<{ stream_seq: number }>;
+    return rows.length > 0 ? Number(rows[0].stream_seq) : 0;
+  }
+
+  private async conversations(em: EntityManager, plan: HistoryPlan): Promise<void> {
+    // Assignments run left to right on the updated row: last_message_at must read the old last_seq.
+    await insertMany(
+      em,
+      'INSERT INTO conversations (id, type, last_seq, last_message_at, created_at) VALUES',
+      '(?, ?, ?, ?, ?)',
+      plan.touched.map((t) => [t.id, t.type, t.lastSeq, date(t.lastMessageAt), date(t.createdAt)]),
+      'ON DUPLICATE KEY UPDATE ' +
+        'last_message_at = IF(VALUES(last_seq) > last_seq, VALUES(last_message_at), last_message_at), ' +
+        'last_seq = GREATEST(last_seq, VALUES(last_seq)), ' +
+        'created_at = LEAST(created_at, VALUES(created_at))',
+    );
+    await insertMany(
+      em,
+      'INSERT INTO conversations (id, type, name, owner, owner_version, created_at) VALUES',
+      "(?, 'group', ?, ?, ?, ?)",
+      plan.created.map((c) => [c.id, c.name, c.owner, c.ownerVersion, date(c.createdAt)]),
+      'ON DUPLICATE KEY UPDATE name = VALUES(name), ' +
+        'owner = IF(VALUES(owner_version) > owner_version, VALUES(owner), owner), ' +
+        'owner_version = GREATEST(owner_version, VALUES(owner_version)), ' +
+        'created_at = LEAST(created_at, VALUES(created_at))',
+    );
+    await insertMany(
+      em,
+      'INSERT INTO conversations (id, type, dissolved_at, created_at) VALUES',
+      '(?, ?, ?, ?)',
+      plan.dissolved.map((d) => [d.id, d.type, date(d.dissolvedAt), date(d.dissolvedAt)]),
+      'ON DUPLICATE KEY UPDATE dissolved_at = COALESCE(dissolved_at, VALUES(dissolved_at))',
+    );
+  }
+
+  /**
+   * Versioned upsert of member rows: a row changes only for a newer stream seq. A leave keeps the row's
+   * join_seq and joined_at (the leave does not carry them); a new row from a leave seen before its join
+   * (a redelivery out of order) gets join_seq 0, which never matters for a member who left.
+   */
+  private async members(em: EntityManager, rows: MemberRow[]): Promise<void> {
+    const newer = 'VALUES(version) > version';
+    await insertMany(
+      em,
+      'INSERT INTO conversation_members (conversation_id, user_id, role, join_seq, left_seq, joined_at, version) VALUES',
+      '(?, ?, ?, ?, ?, ?, ?)',
+      rows.map((r) => [
+        r.conversationId,
+        r.userId,
+        r.role,
+        r.joinSeq,
+        r.leftSeq,
+        date(r.joinedAt),
+        r.version,
+      ]),
+      'ON DUPLICATE KEY UPDATE ' +
+        `role = IF(${newer}, VALUES(role), role), ` +
+        `join_seq = IF(${newer} AND VALUES(left_seq) IS NULL, VALUES(join_seq), join_seq), ` +
+        `joined_at = IF(${newer} AND VALUES(left_seq) IS NULL, VALUES(joined_at), joined_at), ` +
+        `left_seq = IF(${newer}, VALUES(left_seq), left_seq), ` +
+        'version = GREATEST(version, VALUES(version))',
+    );
+  }
+
+  private async membershipStep(em: EntityManager, step: MembershipStep): Promise<void> {
+    await this.members(em, step.rows);
+    if (!step.ownerCheck) return;
+    const [row] = (await em.query('SELECT owner, owner_version FROM conversations WHERE id = ? FOR UPDATE', [
+      step.conversationId,
+    ])) as Array<{ owner: string; owner_version: number }>;
+    if (!row || Number(row.owner_version) >= step.streamSeq) return; // a newer event already decided
+    const check = step.ownerCheck;
+    const elect = check.kind === 'left' ? row.owner === check.userId : row.owner === '';
+    if (!elect) return;
+    // The domain's rule: the longest-standing member (lowest join seq, then id) takes over.
+    const [next] = (await em.query(
+      'SELECT user_id FROM conversation_members WHERE conversation_id = ? AND left_seq IS NULL ' +
+        'ORDER BY join_seq, user_id LIMIT 1',
+      [step.conversationId],
+    )) as Array<{ user_id: string }>;
+    const owner = next?.user_id ?? '';
+    await em.query('UPDATE conversations SET owner = ?, owner_version = ? WHERE id = ?', [
+      owner,
+      step.streamSeq,
+      step.conversationId,
+    ]);
+    if (owner) {
+      await em.query(
+        "UPDATE conversation_members SET role = 'owner' WHERE conversation_id = ? AND user_id = ?",
+        [step.conversationId, owner],
+      );
+    }
+  }
+
+  private async messages(em: EntityManager, plan: HistoryPlan): Promise<void> {
+    await insertMany(
+      em,
+      'INSERT INTO messages (conversation_id, seq, stream_seq, sender, client_msg_id, kind, body, mentions, sent_at) VALUES',
+      '(?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      plan.messages.map((m) => [
+        m.conversationId,
+        m.seq,
+        m.streamSeq,
+        m.sender,
+        m.clientMsgId,
+        m.kind,
+        m.body,
+        m.mentions,
+        date(m.sentAt),
+      ]),
+      // recalled_at is left alone: a recall may have been applied first.
+      'ON DUPLICATE KEY UPDATE stream_seq = VALUES(stream_seq), sender = VALUES(sender), ' +
+        'client_msg_id = VALUES(client_msg_id), kind = VALUES(kind), body = VALUES(body), ' +
+        'mentions = VALUES(mentions), sent_at = VALUES(sent_at)',
+    );
+    await insertMany(
+      em,
+      'INSERT INTO messages (conversation_id, seq, recalled_at) VALUES',
+      '(?, ?, ?)',
+      plan.recalls.map((r) => [r.conversationId, r.seq, date(r.recalledAt)]),
+      'ON DUPLICATE KEY UPDATE recalled_at = COALESCE(recalled_at, VALUES(recalled_at))',
+    );
+  }
+}
+
+/** Runs `head tuple, tuple … tail` in chunks bounded by rows and bytes. */
+async function insertMany(
+  em: EntityManager,
+  head: string,
+  tuple: string,
+  rows: unknown[][],
+  tail: string,
+): Promise<void> {
+  let chunk: unknown[][] = [];
+  let bytes = 0;
+  const flush = async () => {
+    if (chunk.length === 0) return;
+    await em.query(`${head} ${chunk.map(() => tuple).join(', ')} ${tail}`, chunk.flat());
+    chunk = [];
+    bytes = 0;
+  };
+  for (const row of rows) {
+    const size = row.reduce<number>((s, v) => s + (typeof v === 'string' ? Buffer.byteLength(v) : 8), 16);
+    if (chunk.length >= MAX_ROWS || (chunk.length > 0 && bytes + size > MAX_BYTES)) await flush();
+    chunk.push(row);
+    bytes += size;
+  }
+  await flush();
+}

@@ -1,0 +1,202 @@
+import { Logger, type LoggerService } from '@nestjs/common';
+import { decodeEvent } from '@parley/contracts';
+import { ConsumerLoop, type ConsumerLoopStats, type Delivery, EVENTS_STREAM } from '@parley/event-log';
+import { isTransientStoreError } from '@parley/read-model';
+import { type JetStreamManager, type NatsConnection } from 'nats';
+import { type ProjectedEvent } from './projected-event';
+import { durableName, type Projection } from './projection';
+
+const IDLE_TICK_MS = 1_000;
+
+/** Thrown for a batch that would apply events before an earlier one (retried, never poison). */
+export class WaitingForEarlierEvents extends Error {
+  override readonly name = 'WaitingForEarlierEvents';
+  constructor(readonly missingStreamSeq: number) {
+    super(`waiting for stream seq ${missingStreamSeq} before applying later events`);
+  }
+}
+
+/** Tuning of a {@link ProjectionRunner}. */
+export interface ProjectionRunnerOptions {
+  /** Stream (default IM_EVENTS). */
+  stream?: string;
+  /** Durable consumer name (default `projector-<name>`). */
+  durable?: string;
+  /** Events per batch (default 500). */
+  batchSize?: number;
+  /** Ack wait in ms: how soon a crashed projector's unacked batch is redelivered (default 10 s). */
+  ackWaitMs?: number;
+  /** Failures after which a (non-transient) event is recorded as poison (default 5). */
+  maxFailures?: number;
+  /**
+   * Nak backoff (default 100 ms doubling to 2 s): short, because events waiting behind a gap come back
+   * in order only when their delays stay close, and an outage is retried at least every 2 s.
+   */
+  backoffMs?: { initial: number; max: number };
+  /** Logger. */
+  logger?: LoggerService;
+}
+
+/** Where a projection stands. */
+export interface ProjectionStatus {
+  /** Projection. */
+  name: string;
+  /** Every event at or below this stream seq is applied. */
+  position: number;
+  /** Last stream seq of IM_EVENTS. */
+  streamLastSeq: number;
+  /** streamLastSeq - position. */
+  lag: number;
+  /** Consumer counters. */
+  stats: ConsumerLoopStats;
+}
+
+/**
+ * Runs one projection as a durable pull consumer on IM_EVENTS: batches are applied all or nothing,
+ * acked only after the write committed (the ConsumerLoop acks when the handler resolved), infra
+ * outages are transient (naked with backoff, never poison), undecodable events are recorded in
+ * IM_DEADLETTER and terminated.
+ *
+ * Events are applied in stream order: a batch that starts past a gap (after a crash the old batch is
+ * redelivered only after its ack wait while newer events flow; or a retried batch) is naked until the
+ * gap is filled. Keyed merges would tolerate any order, but the owner election follows the domain's
+ * fold, which needs the member set as of its event. The position written with each batch is therefore
+ * contiguous: every event at or below it is applied, so a reader waiting for it never skips an event.
+ */
+export class ProjectionRunner {
+  private readonly loop: ConsumerLoop<ProjectedEvent['event']>;
+  private readonly stream: string;
+  private readonly durable: string;
+  private applied = 0;
+  private jsm?: JetStreamManager;
+  /** Batches and idle ticks run one at a time. */
+  private serial: Promise<unknown> = Promise.resolve();
+  private ticker?: NodeJS.Timeout;
+  private floorCache?: { at: number; floor: number };
+
+  constructor(
+    private readonly nc: NatsConnection,
+    /** The projection it runs. */
+    readonly projection: Projection,
+    opts: ProjectionRunnerOptions = {},
+  ) {
+    this.stream = opts.stream ?? EVENTS_STREAM;
+    this.durable = opts.durable ?? durableName(projection.name);
+    const logger = opts.logger ?? new Logger(`projection:${projection.name}`);
+    this.loop = new ConsumerLoop(nc, {
+      stream: this.stream,
+      durable: this.durable,
+      decode: (m) => decodeEvent(m.data),
+      handleBatch: (ds) => this.handle(ds),
+      isTransient: (err) => err instanceof WaitingForEarlierEvents || isTransientStoreError(err),
+      batchSize: opts.batchSize ?? 500,
+      ackWaitMs: opts.ackWaitMs ?? 10_000,
+      maxFailures: opts.maxFailures ?? 5,
+      backoffMs: opts.backoffMs ?? { initial: 100, max: 2_000 },
+      lingerMs: 10,
+      logger,
+    });
+  }
+
+  /** Consumer counters (acked, failures, poisoned, batches). */
+  get stats(): ConsumerLoopStats {
+    return this.loop.stats;
+  }
+
+  /** The position this runner last wrote (0 before its first batch). */
+  get position(): number {
+    return this.applied;
+  }
+
+  /** Resumes from the recorded position and starts consuming. */
+  async start(): Promise<void> {
+    this.jsm = await this.nc.jetstreamManager();
+    this.applied = await this.projection.position();
+    await this.loop.start();
+    this.ticker = setInterval(() => void this.tick(), IDLE_TICK_MS);
+  }
+
+  /** Stops pulling, finishes and acks the batch in hand. */
+  async stop(): Promise<void> {
+    clearInterval(this.ticker);
+    await this.loop.stop();
+    await this.serial;
+  }
+
+  /** Position, stream end and lag (for metrics). */
+  async status(): Promise<ProjectionStatus> {
+    const jsm = (this.jsm ??= await this.nc.jetstreamManager());
+    const streamLastSeq = (await jsm.streams.info(this.stream)).state.last_seq;
+    return {
+      name: this.projection.name,
+      position: this.applied,
+      streamLastSeq,
+      lag: Math.max(0, streamLastSeq - this.applied),
+      stats: { ...this.loop.stats },
+    };
+  }
+
+  /** Waits (bounded) until the position reached `streamSeq`; throws on timeout. */
+  async waitForPosition(streamSeq: number, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.applied < streamSeq) {
+      if (Date.now() > deadline) {
+        throw new Error(
+          `${this.projection.name} at ${this.applied}, not ${streamSeq}, after ${timeoutMs} ms (stats ${JSON.stringify(this.loop.stats)})`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  private handle(ds: Delivery<ProjectedEvent['event']>[]): Promise<void> {
+    const run = this.serial.then(() => this.applyBatch(ds));
+    this.serial = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * When idle, moves the position up to the server's ack floor: events the loop terminated as poison
+   * (or that another instance applied) are done too, and without a later batch nothing else would
+   * record that. Failures are ignored; the next tick tries again.
+   */
+  private tick(): Promise<void> {
+    const run = this.serial.then(async () => {
+      const jsm = (this.jsm ??= await this.nc.jetstreamManager());
+      const floor = (await jsm.consumers.info(this.stream, this.durable)).ack_floor.stream_seq;
+      if (floor <= this.applied) return;
+      await this.projection.apply([], floor);
+      this.applied = Math.max(this.applied, floor);
+    });
+    this.serial = run.catch(() => undefined);
+    return run.catch(() => undefined);
+  }
+
+  /** The consumer's ack floor, cached briefly: a batch retried one event at a time asks once. */
+  private async ackFloor(): Promise<number> {
+    if (this.floorCache && Date.now() - this.floorCache.at < 100) return this.floorCache.floor;
+    const jsm = (this.jsm ??= await this.nc.jetstreamManager());
+    const floor = (await jsm.consumers.info(this.stream, this.durable)).ack_floor.stream_seq;
+    this.floorCache = { at: Date.now(), floor };
+    return floor;
+  }
+
+  private async applyBatch(ds: Delivery<ProjectedEvent['event']>[]): Promise<void> {
+    const seqs = ds.map((d) => d.streamSeq).sort((a, b) => a - b);
+    const extend = (base: number) => seqs.reduce((p, s) => (s === p + 1 ? s : p), base);
+    let position = extend(this.applied);
+    if (seqs[seqs.length - 1] > position) {
+      // A gap: the server's ack floor also counts poison it terminated and events another instance applied.
+      position = extend(Math.max(this.applied, await this.ackFloor()));
+      // Still a gap: earlier events are unacked (a crashed instance's batch waiting for its ack wait, or
+      // a retry). Applying out of order could elect the wrong owner, so wait for them: the loop retries
+      // the batch one event at a time, applying the contiguous prefix and naking the rest.
+      if (seqs[seqs.length - 1] > position) throw new WaitingForEarlierEvents(position + 1);
+    }
+    await this.projection.apply(
+      ds.map((d) => ({ event: d.value, streamSeq: d.streamSeq })),
+      position,
+    );
+    this.applied = Math.max(this.applied, position);
+  }
+}

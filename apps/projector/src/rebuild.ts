@@ -1,0 +1,65 @@
+import { Logger } from '@nestjs/common';
+import { EVENTS_STREAM } from '@parley/event-log';
+import { type NatsConnection } from 'nats';
+import { durableName, type Projection } from './projection';
+import { ProjectionRunner, type ProjectionRunnerOptions } from './projection-runner';
+
+/** Options of {@link rebuildProjection}. */
+export interface RebuildOptions extends ProjectionRunnerOptions {
+  /** Give up when the position did not move for this long, in ms (default 60 s). */
+  stallTimeoutMs?: number;
+}
+
+/** What a rebuild did. */
+export interface RebuildResult {
+  /** Projection. */
+  name: string;
+  /** Events replayed (the stream's last seq when the rebuild started). */
+  events: number;
+  /** Wall time in ms. */
+  ms: number;
+}
+
+/**
+ * Rebuild: deletes the projection's durable consumer and its state, then replays IM_EVENTS from the
+ * start through the same code path as the live projection, until it passed the stream's last seq at
+ * the start. The durable consumer is left in place, so a projector started afterwards goes on from
+ * there. The stream itself is never touched. Stop the projection's live instances first: they would
+ * share the new consumer (harmless, every write is idempotent) but report a stale position meanwhile.
+ */
+export async function rebuildProjection(
+  nc: NatsConnection,
+  projection: Projection,
+  opts: RebuildOptions = {},
+): Promise<RebuildResult> {
+  const log = new Logger(`rebuild:${projection.name}`);
+  const stream = opts.stream ?? EVENTS_STREAM;
+  const durable = opts.durable ?? durableName(projection.name);
+  const jsm = await nc.jetstreamManager();
+  await jsm.consumers.delete(stream, durable).catch((err: { code?: string }) => {
+    if (err.code !== '404') throw err;
+  });
+  await projection.reset();
+  const target = (await jsm.streams.info(stream)).state.last_seq;
+  log.log(`replaying ${target} events of ${stream}`);
+  const t0 = Date.now();
+  const runner = new ProjectionRunner(nc, projection, { batchSize: 1_000, ...opts, stream, durable });
+  await runner.start();
+  try {
+    const stallMs = opts.stallTimeoutMs ?? 60_000;
+    let seen = runner.position;
+    let movedAt = Date.now();
+    while (runner.position < target) {
+      if (runner.position !== seen) [seen, movedAt] = [runner.position, Date.now()];
+      if (Date.now() - movedAt > stallMs) {
+        throw new Error(`rebuild of ${projection.name} stalled at ${seen} of ${target} for ${stallMs} ms`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    await runner.stop();
+  }
+  const ms = Date.now() - t0;
+  log.log(`rebuilt ${projection.name}: ${target} events in ${ms} ms`);
+  return { name: projection.name, events: target, ms };
+}

@@ -1,0 +1,10 @@
+/** The read model: MySQL history schema, Redis key layout and merges, and the queries the gateway serves. */
+export * from './message';
+export * from './mysql/database';
+export * from './mysql/entities';
+export * from './read-model';
+export * from './read-model.module';
+export * from './redis/parley-redis';
+export * from './redis/redis-keys';
+export * from './redis/scripts';
+export * from './store-errors';

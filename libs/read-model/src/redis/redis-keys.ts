@@ -1,0 +1,105 @@
+/** Names of the projections, also their checkpoint and position names. */
+export const PROJECTION_NAMES = ['history', 'counters'] as const;
+/** One projection. */
+export type ProjectionName = (typeof PROJECTION_NAMES)[number];
+
+/**
+ * Shards of the active-groups index: spreading it over a few keys keeps one group's message from
+ * making a single key hot on a Redis Cluster (each shard can live on its own slot).
+ */
+export const ACTIVE_SHARDS = 8;
+
+/**
+ * Every Redis key of the counters projection, built in one place (never concatenated at call sites).
+ * Keys of one conversation share the hash tag `{<cid>}` and keys of one user `{<uid>}`, so each
+ * conversation's and each user's keys sit on one Cluster slot; every write touches exactly one key.
+ */
+export class RedisKeys {
+  constructor(
+    /** Prefix of every key (`IM_REDIS_PREFIX`, default `im:`). */
+    readonly prefix: string,
+  ) {}
+
+  /** Hash: type, name, lastSeq, lastStreamSeq, lastAt, last (JSON preview), lastRecalled, activeAt, dissolvedAt. */
+  head(cid: string): string {
+    return `${this.prefix}conv:{${cid}}:head`;
+  }
+
+  /** Hash: userId → `<version>|<joinSeq>|<leftSeq or empty>` (version = stream seq of the membership event). */
+  members(cid: string): string {
+    return `${this.prefix}conv:{${cid}}:members`;
+  }
+
+  /** Sorted set: userId scored by the event time of their latest message (groups only). */
+  speakers(cid: string): string {
+    return `${this.prefix}conv:{${cid}}:speakers`;
+  }
+
+  /** Hash: conversationId → `<version>|<joinSeq>|<leftSeq or empty>`; written on membership changes only. */
+  userConversations(uid: string): string {
+    return `${this.prefix}user:{${uid}}:convs`;
+  }
+
+  /** Hash: conversationId → explicit read seq (ReadMarked), max-merged. */
+  userReads(uid: string): string {
+    return `${this.prefix}user:{${uid}}:read`;
+  }
+
+  /** Hash: conversationId → seq of the user's own latest message there, max-merged. */
+  userOwn(uid: string): string {
+    return `${this.prefix}user:{${uid}}:own`;
+  }
+
+  /** Sorted set shard: group conversationId scored by the event time of its latest message. */
+  active(shard: number): string {
+    return `${this.prefix}active:${shard}`;
+  }
+
+  /** Every active-groups shard key. */
+  activeAll(): string[] {
+    return Array.from({ length: ACTIVE_SHARDS }, (_, i) => this.active(i));
+  }
+
+  /** The shard of a conversation in the active-groups index (a stable string hash). */
+  activeShard(cid: string): number {
+    let h = 0;
+    for (let i = 0; i < cid.length; i++) h = (h * 31 + cid.charCodeAt(i)) >>> 0;
+    return h % ACTIVE_SHARDS;
+  }
+
+  /** String: the stream seq up to which a projection has applied every event (its resume position). */
+  position(name: ProjectionName): string {
+    return `${this.prefix}projection:${name}:position`;
+  }
+
+  /** Glob matching every key of this prefix (for rebuilds). */
+  pattern(): string {
+    return `${this.prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+  }
+}
+
+/** A membership as stored in the members and user-conversations hashes. */
+export interface StoredMembership {
+  /** Stream seq of the event that set it: a newer version wins, so replays and redeliveries change nothing. */
+  version: number;
+  /** The conversation's lastSeq when the user (re)joined. */
+  joinSeq: number;
+  /** The conversation's lastSeq when the user left, or null while a member. */
+  leftSeq: number | null;
+}
+
+/** Encodes a membership as `<version>|<joinSeq>|<leftSeq or empty>` (the Lua merge compares the version). */
+export function encodeMembership(m: StoredMembership): string {
+  return `${m.version}|${m.joinSeq}|${m.leftSeq ?? ''}`;
+}
+
+/** Decodes {@link encodeMembership}; throws on anything else. */
+export function decodeMembership(value: string): StoredMembership {
+  const match = /^(\d+)\|(\d+)\|(\d*)$/.exec(value);
+  if (!match) throw new Error(`malformed membership value ${JSON.stringify(value)}`);
+  return {
+    version: Number(match[1]),
+    joinSeq: Number(match[2]),
+    leftSeq: match[3] === '' ? null : Number(match[3]),
+  };
+}
