@@ -35,6 +35,9 @@ export async function connectToNats(opts: NatsConnectOptions): Promise<NatsConne
         reconnectJitter: 100,
         pingInterval: 10_000,
         maxPingOut: 3,
+        // Otherwise every request and publish captures a stack trace up front (an Error per call):
+        // 20% of the actor host's CPU in the send benchmark.
+        noAsyncTraces: true,
       });
       void watchStatus(nc, log);
       return nc;
