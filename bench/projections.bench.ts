@@ -130,6 +130,21 @@ export async function projectionsBench(events = 30_000): Promise<ProjectionBench
         });
       }
     }
+    // And one long conversation for history pages.
+    const long = { v: 1 as const, conversationId: 'g:long', at: now, commandId: 'long' };
+    whale.push({
+      ...long,
+      type: 'GroupCreated',
+      data: { name: 'Long', owner: 'a', members: ['a', 'whale'] },
+    });
+    for (let s = 1; s <= 2_000; s++) {
+      whale.push({
+        ...long,
+        commandId: `long-${s}`,
+        type: 'MessageSent',
+        data: { seq: s, from: 'a', clientMsgId: `l${s}`, kind: 'text', body: 'x'.repeat(120), mentions: [] },
+      });
+    }
     const js = nc.jetstream();
     let whaleLast = 0;
     for (let i = 0; i < whale.length; i += 256) {
@@ -149,11 +164,19 @@ export async function projectionsBench(events = 30_000): Promise<ProjectionBench
     await h.waitFor(whaleLast, 120_000);
     await h.stop();
     const check = await h.readModel.unread('whale');
-    if (check.conversations.length !== 1_000)
-      throw new Error(`expected 1000 conversations, got ${check.conversations.length}`);
+    if (check.conversations.length !== 1_001)
+      throw new Error(`expected 1001 conversations, got ${check.conversations.length}`);
     for (const [name, query] of [
       ['unread', () => h.readModel.unread('whale')],
       ['sessions', () => h.readModel.sessions('whale', { limit: 50 })],
+      [
+        'history page of 50',
+        () =>
+          h.readModel.history('whale', 'g:long', {
+            beforeSeq: 51 + Math.floor(Math.random() * 1_950),
+            limit: 50,
+          }),
+      ],
     ] as const) {
       for (let i = 0; i < 50; i++) await query(); // warm up
       const times: number[] = [];
@@ -162,8 +185,9 @@ export async function projectionsBench(events = 30_000): Promise<ProjectionBench
         await query();
         times.push(performance.now() - t);
       }
-      row(`${name} for a user in 1,000 conversations p50`, quantile(times, 0.5), 'ms');
-      row(`${name} for a user in 1,000 conversations p99`, quantile(times, 0.99), 'ms');
+      const what = name.startsWith('history') ? name : `${name} for a user in 1,000 conversations`;
+      row(`${what} p50`, quantile(times, 0.5), 'ms');
+      row(`${what} p99`, quantile(times, 0.99), 'ms');
     }
     await h.close();
     await nc.close();

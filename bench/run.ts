@@ -6,12 +6,20 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { actorsBench } from './actors.bench';
+import { baselineBench } from './baseline.bench';
+import { groupSizeBench } from './group-size.bench';
+import { memoryBench } from './memory.bench';
+import { projectionsBench } from './projections.bench';
 import { type BenchRow } from './lib';
 import { readSubjectBench } from './read-subject.bench';
 
 const BENCHES: Record<string, () => Promise<BenchRow[]>> = {
   'read-subject': readSubjectBench,
   actors: actorsBench,
+  baseline: baselineBench,
+  'group-size': groupSizeBench,
+  projections: () => projectionsBench(),
+  memory: memoryBench,
 };
 
 async function main(): Promise<void> {
