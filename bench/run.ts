@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { actorsBench } from './actors.bench';
 import { baselineBench } from './baseline.bench';
 import { groupSizeBench } from './group-size.bench';
+import { httpBench } from './http.bench';
 import { memoryBench } from './memory.bench';
 import { projectionsBench } from './projections.bench';
 import { type BenchRow } from './lib';
@@ -19,6 +20,7 @@ const BENCHES: Record<string, () => Promise<BenchRow[]>> = {
   baseline: baselineBench,
   'group-size': groupSizeBench,
   projections: () => projectionsBench(),
+  http: httpBench,
   memory: memoryBench,
 };
 

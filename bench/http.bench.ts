@@ -1,0 +1,140 @@
+/**
+ * Sends through the gateway over HTTP (keep-alive, fetch) against the same sends over NATS
+ * request/reply, in one run: private nats-server, MariaDB and Redis, the actor host, the projector
+ * and the gateway each as its own process. 64 requests in flight on both paths.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connectToNats } from '@parley/event-log';
+import { freePort, MariaDbServer, NatsServer, RedisServer } from '@parley/testing';
+import { type BenchRow, pool, quantile, spawnActorHost } from './lib';
+
+const IN_FLIGHT = 64;
+const GROUPS = 50;
+const SENDS = 5_000;
+const root = join(__dirname, '..');
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+function spawnApp(app: string, env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, [join(root, 'scripts/run-ts.js'), join(root, `apps/${app}/src/main.ts`)], {
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+
+/** CPU time (user + system) a child used so far, in ms (/proc/<pid>/stat utime + stime, 100 ticks/s). */
+function cpuMs(child: ChildProcess): number {
+  const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+export async function httpBench(): Promise<BenchRow[]> {
+  const [nats, mariadb, redis] = await Promise.all([
+    NatsServer.start(),
+    MariaDbServer.start(),
+    RedisServer.start(),
+  ]);
+  const nc = await connectToNats({ servers: nats.url, name: 'bench-http' });
+  const port = await freePort();
+  const env = {
+    NATS_URL: nats.url,
+    MYSQL_URL: `${mariadb.url}parley`,
+    REDIS_URL: redis.url,
+    PORT: String(port),
+    IM_DEV_AUTH: '1',
+    IM_RATE_LIMIT_PER_SEC: '1000000',
+    IM_RATE_LIMIT_BURST: '1000000',
+  };
+  const admin = await import('mysql2/promise').then((m) => m.createConnection(mariadb.url));
+  await admin.query('CREATE DATABASE IF NOT EXISTS parley');
+  await admin.end();
+  const host = await spawnActorHost(nats.url, nc, env);
+  const projector = spawnApp('projector', env);
+  const gateway = spawnApp('gateway', env);
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    const deadline = Date.now() + 90_000;
+    while ((await fetch(`${base}/health/ready`).catch(() => undefined))?.status !== 200) {
+      if (Date.now() > deadline) throw new Error('gateway not ready');
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    const token = async (userId: string) =>
+      ((await (await fetch(`${base}/v1/auth/dev-token`, post({ userId }))).json()) as { token: string })
+        .token;
+    const alice = await token('alice');
+    const auth = { authorization: `Bearer ${alice}` };
+    for (let g = 0; g < GROUPS; g++) {
+      const r = await fetch(
+        `${base}/v1/groups`,
+        post({ groupId: `h${g}`, name: `h${g}`, members: ['bob'] }, auth),
+      );
+      if (r.status !== 201) throw new Error(`create: ${r.status} ${await r.text()}`);
+    }
+    const body = 'x'.repeat(120);
+    const httpLat: number[] = [];
+    const gatewayCpu0 = cpuMs(gateway);
+    let t = performance.now();
+    await pool(SENDS, IN_FLIGHT, async (i) => {
+      const s = performance.now();
+      const r = await fetch(
+        `${base}/v1/conversations/g:h${i % GROUPS}/messages`,
+        post({ clientMsgId: `h${i}`, kind: 'text', body }, auth),
+      );
+      if (r.status !== 201) throw new Error(`send: ${r.status} ${await r.text()}`);
+      await r.arrayBuffer();
+      httpLat.push(performance.now() - s);
+    });
+    const httpWall = performance.now() - t;
+    const httpRate = SENDS / (httpWall / 1000);
+    const gatewayBusy = (cpuMs(gateway) - gatewayCpu0) / httpWall;
+
+    const natsLat: number[] = [];
+    t = performance.now();
+    await pool(SENDS, IN_FLIGHT, async (i) => {
+      const s = performance.now();
+      const m = await nc.request(
+        `im.cmd.conv.g:h${i % GROUPS}.send`,
+        enc.encode(JSON.stringify({ from: 'alice', clientMsgId: `n${i}`, kind: 'text', body })),
+        { timeout: 30_000 },
+      );
+      if (!JSON.parse(dec.decode(m.data)).ok) throw new Error('nats send failed');
+      natsLat.push(performance.now() - s);
+    });
+    const natsRate = SENDS / ((performance.now() - t) / 1000);
+    return [
+      { bench: 'http', case: 'sends over HTTP (keep-alive), 64 in flight', value: httpRate, unit: 'msgs/s' },
+      { bench: 'http', case: 'HTTP send p99', value: quantile(httpLat, 0.99), unit: 'ms' },
+      { bench: 'http', case: 'same sends over NATS request/reply', value: natsRate, unit: 'msgs/s' },
+      { bench: 'http', case: 'NATS send p99', value: quantile(natsLat, 0.99), unit: 'ms' },
+      { bench: 'http', case: 'ratio HTTP / NATS', value: httpRate / natsRate, unit: 'ratio' },
+      {
+        bench: 'http',
+        case: 'gateway CPU while sending (1 = one core busy)',
+        value: gatewayBusy,
+        unit: 'cores',
+      },
+    ];
+  } finally {
+    await Promise.all([stop(gateway), stop(projector), host.stop()]);
+    await nc.close();
+    await Promise.all([nats.dispose(), mariadb.dispose(), redis.dispose()]);
+  }
+}
+
+function post(json: unknown, headers: Record<string, string> = {}): RequestInit {
+  return {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(json),
+  };
+}
