@@ -15,6 +15,7 @@ WORKDIR /app
 COPY --from=build /app/package.json /app/tsconfig.json ./
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
+COPY apps/gateway/public apps/gateway/public
 COPY scripts/run-dist.js scripts/run-dist.js
 USER node
 CMD ["node", "scripts/run-dist.js", "gateway"]

@@ -88,8 +88,9 @@ describe('actor host (own nats-server)', () => {
   });
 
   it('two hosts racing on the same conversations still give 1..N with no gap and no repeat', async () => {
-    const a = await host();
-    const b = await host();
+    // Without partitioning both hosts take every conversation: this is the race the guard must survive.
+    const a = await host({ IM_PARTITIONING: 'off' });
+    const b = await host({ IM_PARTITIONING: 'off' });
     const groups = ['race1', 'race2', 'race3'];
     for (const g of groups) await createGroup(g, 'u1', ['u2', 'u3']);
     // Each host gets its own client connection's commands through the queue group; to force racing,

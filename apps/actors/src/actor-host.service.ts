@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import {
   type BeforeApplicationShutdown,
   Injectable,
@@ -6,9 +8,11 @@ import {
 } from '@nestjs/common';
 import {
   ACTOR_QUEUE_GROUP,
+  ACTOR_STATS_SUBJECT,
   COMMAND_SUBJECTS,
   type DecodedCommand,
   decodeCommand,
+  encodeJson,
   encodeReply,
   ErrorCode,
   errorReply,
@@ -17,31 +21,25 @@ import {
   INGRESS_SUBJECTS,
   isParleyError,
   okReply,
+  partitionOf,
   type Reply,
 } from '@parley/contracts';
 import { ParleyConfig } from '@parley/config';
 import {
   ConsumerLoop,
   EventLog,
+  expectedSequenceUnsafe,
   INGRESS_STREAM,
-  isTransientNatsError,
   LogUnavailableError,
   NatsClient,
 } from '@parley/event-log';
 import { headers, type JsMsg, type Msg, type Subscription } from 'nats';
 import { CommandHandler } from './command-handler';
+import { PartitionLeases } from './placement/partition-leases';
+import { PartitionRouter } from './placement/partition-router';
+import { isInfrastructureError, replyForError } from './replies';
 
-/** The reply to a failed command: refusals keep their code, infrastructure trouble is UNAVAILABLE. */
-export function replyForError(err: unknown): Reply {
-  if (isParleyError(err)) return errorReply(err.code, err.message);
-  if (err instanceof LogUnavailableError) return errorReply(ErrorCode.UNAVAILABLE, err.message);
-  return errorReply(ErrorCode.UNAVAILABLE, 'internal error, try again');
-}
-
-/** True for failures worth retrying later (the log is unreachable), as opposed to refusals and bugs. */
-export function isInfrastructureError(err: unknown): boolean {
-  return err instanceof LogUnavailableError || isTransientNatsError(err);
-}
+export { isInfrastructureError, replyForError } from './replies';
 
 /**
  * The actor host's NATS shell: commands on core NATS request/reply (`im.cmd.>`, queue group
@@ -54,10 +52,22 @@ export class ActorHostService implements OnApplicationBootstrap, BeforeApplicati
   /** The command handler and its actors. */
   readonly handler: CommandHandler;
   private sub?: Subscription;
+  private statsSub?: Subscription;
   private ingress?: ConsumerLoop<DecodedCommand>;
   private pending = 0;
   private readonly maxPending: number;
   private readonly limits: { maxBodyBytes: number };
+  private readonly placement?: {
+    partitions: number;
+    ttlMs: number;
+    hostId: string;
+    replicas: number;
+    routeTimeoutMs: number;
+  };
+  /** Partition leases (undefined with IM_PARTITIONING=off). */
+  leases?: PartitionLeases;
+  /** Routes commands to their partition's owner (undefined with IM_PARTITIONING=off). */
+  router?: PartitionRouter;
 
   constructor(
     private readonly nats: NatsClient,
@@ -80,14 +90,30 @@ export class ActorHostService implements OnApplicationBootstrap, BeforeApplicati
       },
       append: { maxAttempts: config.get('IM_APPEND_MAX_ATTEMPTS'), maxJitterMs: 5 },
     });
+    if (config.get('IM_PARTITIONING') === 'on') {
+      this.placement = {
+        partitions: config.get('IM_PARTITIONS'),
+        ttlMs: config.get('IM_LEASE_TTL_MS'),
+        hostId:
+          config.get('IM_HOST_ID') ||
+          `${hostname().replace(/[^A-Za-z0-9_-]/g, '_')}-${randomBytes(3).toString('hex')}`,
+        replicas: config.get('IM_STREAM_REPLICAS'),
+        routeTimeoutMs: config.get('IM_ROUTE_TIMEOUT_MS'),
+      };
+    }
   }
 
   /** Subscribes to commands and starts the ingress consumer. */
   async onApplicationBootstrap(): Promise<void> {
     const nc = this.nats.nc;
+    if (this.placement) await this.startPlacement(this.placement);
     this.sub = nc.subscribe(COMMAND_SUBJECTS, {
       queue: ACTOR_QUEUE_GROUP,
       callback: (_e, m) => void this.onRequest(m),
+    });
+    // Every host answers (no queue group), so a scatter-gather request sums live actors across hosts.
+    this.statsSub = nc.subscribe(ACTOR_STATS_SUBJECT, {
+      callback: (_e, m) => m.respond(encodeJson(this.liveStats())),
     });
     this.ingress = new ConsumerLoop<DecodedCommand>(nc, {
       stream: INGRESS_STREAM,
@@ -103,10 +129,44 @@ export class ActorHostService implements OnApplicationBootstrap, BeforeApplicati
     this.log.log(`serving ${COMMAND_SUBJECTS} (queue ${ACTOR_QUEUE_GROUP}) and ${INGRESS_SUBJECTS}`);
   }
 
+  /** Leases first (a lone host holds every partition after its first round), then the router. */
+  private async startPlacement(p: NonNullable<ActorHostService['placement']>): Promise<void> {
+    const nc = this.nats.nc;
+    const version = nc.info?.version ?? '0.0.0';
+    const owns = (partition: number) => (key: string) => partitionOf(key, p.partitions) === partition;
+    this.leases = new PartitionLeases(
+      nc,
+      { ...p, casSafe: !expectedSequenceUnsafe(version, p.replicas) },
+      {
+        onServe: (partition) => {
+          this.handler.invalidate(owns(partition));
+          this.router?.serve(partition);
+        },
+        onStop: (partition) => this.router?.unserve(partition),
+      },
+    );
+    this.router = new PartitionRouter(
+      nc,
+      this.leases,
+      { partitions: p.partitions, routeTimeoutMs: p.routeTimeoutMs, limits: this.limits },
+      (command, commandId, notAfter) => this.handler.execute(command, commandId, notAfter),
+    );
+    await this.leases.start();
+    for (const partition of this.leases.owned()) this.router.serve(partition);
+    this.log.log(
+      `host ${p.hostId}: ${p.partitions} partitions, lease ttl ${p.ttlMs} ms, ` +
+        `serving ${this.leases.owned().length} after the first round`,
+    );
+  }
+
   /** Stops taking commands, lets every mailbox finish, then the NATS connection drains. */
   async beforeApplicationShutdown(): Promise<void> {
     await this.sub?.drain().catch(() => undefined);
+    this.statsSub?.unsubscribe();
     await this.ingress?.stop();
+    // Hands every partition to another host once its commands finished, then stops forwarding.
+    await this.leases?.stop();
+    this.router?.close();
     await this.handler.idle();
     this.handler.close();
     this.log.log('actor host stopped: mailboxes empty');
@@ -115,6 +175,28 @@ export class ActorHostService implements OnApplicationBootstrap, BeforeApplicati
   /** Commands waiting or running. */
   get inFlight(): number {
     return this.pending;
+  }
+
+  /**
+   * Live actors and commands in flight, as answered on `im.sys.actors.stats`; with partitioning also
+   * the host id, the partitions it serves and its expected-sequence conflicts (zero in steady state).
+   */
+  liveStats(): {
+    conversations: number;
+    users: number;
+    inFlight: number;
+    hostId?: string;
+    partitions?: number[];
+    conflicts: number;
+  } {
+    return {
+      conversations: this.handler.conversations.size,
+      users: this.handler.users.size,
+      inFlight: this.pending,
+      hostId: this.leases?.hostId,
+      partitions: this.leases?.owned(),
+      conflicts: this.handler.stats.conflicts,
+    };
   }
 
   private async onRequest(m: Msg): Promise<void> {
@@ -126,12 +208,15 @@ export class ActorHostService implements OnApplicationBootstrap, BeforeApplicati
     let reply: Reply;
     try {
       const command = decodeCommand(m.subject, m.data, this.limits);
-      reply = okReply(await this.handler.execute(command));
-      this.handler.stats.ok++;
+      reply = this.router
+        ? await this.router.route(command, commandTail(m.subject), m.data)
+        : okReply(await this.handler.execute(command));
+      if (reply.ok) this.handler.stats.ok++;
+      else this.handler.stats.rejected++;
     } catch (err) {
       reply = replyForError(err);
       this.handler.stats.rejected++;
-      if (!isParleyError(err))
+      if (!isParleyError(err) && !isInfrastructureError(err))
         this.log.error(`command on ${m.subject} failed: ${(err as Error).stack ?? String(err)}`);
     } finally {
       this.pending--;
@@ -152,6 +237,16 @@ export class ActorHostService implements OnApplicationBootstrap, BeforeApplicati
   private async onIngress(command: DecodedCommand, m: JsMsg): Promise<void> {
     const commandId = ingressCommandId(m);
     try {
+      if (this.router) {
+        const reply = await this.router.route(command, commandTail(m.subject), m.data, commandId);
+        // The owner could not reach the log: leave it in IM_INGRESS and try again later.
+        if (!reply.ok && reply.error.code === ErrorCode.UNAVAILABLE)
+          throw new LogUnavailableError(`partition owner: ${reply.error.message}`);
+        if (reply.ok) this.handler.stats.ok++;
+        else this.handler.stats.rejected++;
+        this.replyTo(m, reply);
+        return;
+      }
       const result = await this.handler.execute(command, commandId);
       this.handler.stats.ok++;
       this.replyTo(m, okReply(result));
@@ -170,6 +265,11 @@ export class ActorHostService implements OnApplicationBootstrap, BeforeApplicati
     h.set(IM_COMMAND_ID_HEADER, ingressCommandId(m));
     this.nats.nc.publish(to, encodeReply(reply), { headers: h });
   }
+}
+
+/** `conv.g:team.send` of `im.cmd.conv.g:team.send` or `im.in.conv.g:team.send`. */
+function commandTail(subject: string): string {
+  return subject.split('.').slice(2).join('.');
 }
 
 /** The id an ingress command is known by: its Nats-Msg-Id, else its position in IM_INGRESS. */

@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { type DecodedCommand, ErrorCode, ParleyError } from '@parley/contracts';
+import {
+  conversationActorKey,
+  type DecodedCommand,
+  ErrorCode,
+  ParleyError,
+  userActorKey,
+} from '@parley/contracts';
 import { type CommandMeta, type ConversationCommand, type ConversationRules } from '@parley/domain';
 import { type EventLog } from '@parley/event-log';
 import { ConversationActor } from './actors/conversation.actor';
@@ -49,20 +55,31 @@ export class CommandHandler {
     this.users = new ActorRegistry((id) => new UserActor(id, log, policy), settings.registry);
   }
 
-  /** Executes one command; throws ParleyError for refusals, other errors for infrastructure trouble. */
-  async execute(command: DecodedCommand, commandId: string = randomUUID()): Promise<unknown> {
+  /**
+   * Executes one command; throws ParleyError for refusals, other errors for infrastructure trouble.
+   * `notAfter` (epoch ms, read before each append attempt) ends this host's right to write for the
+   * command's actor: the end of its partition lease.
+   */
+  async execute(
+    command: DecodedCommand,
+    commandId: string = randomUUID(),
+    notAfter?: () => number,
+  ): Promise<unknown> {
     const meta: CommandMeta = { now: Date.now(), commandId };
     if (command.target === 'user') {
       const { conversationId, seq } = command.request;
       const user = command.userId;
+      // The conversation may live on another host: membership() reads it fresh from the log (a read).
       const membership = await this.conversations.tell(conversationId, (c) => c.membership(user));
       return this.users.tell(user, (u) =>
-        u.markRead({ type: 'MarkRead', conversationId, seq }, membership, meta),
+        u.markRead({ type: 'MarkRead', conversationId, seq }, membership, meta, notAfter),
       );
     }
     const cid = command.conversationId;
     const domain = toDomainCommand(command);
-    const { decision, streamSeq } = await this.conversations.tell(cid, (c) => c.execute(domain, meta));
+    const { decision, streamSeq } = await this.conversations.tell(cid, (c) =>
+      c.execute(domain, meta, notAfter),
+    );
     switch (domain.type) {
       case 'CreateGroup':
         return { conversationId: cid };
@@ -89,6 +106,12 @@ export class CommandHandler {
       default:
         return {};
     }
+  }
+
+  /** Marks the live actors `owns(actorKey)` selects as stale (their partition just came to this host). */
+  invalidate(owns: (actorKey: string) => boolean): void {
+    this.conversations.each((id, a) => owns(conversationActorKey(id)) && a.invalidate());
+    this.users.each((id, a) => owns(userActorKey(id)) && a.invalidate());
   }
 
   /** Resolves once every mailbox is empty. */

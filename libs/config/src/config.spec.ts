@@ -7,6 +7,11 @@ describe('validateEnv', () => {
     expect(env.IM_STREAM_REPLICAS).toBe(1);
     expect(env.IM_DEV_AUTH).toBe(false);
     expect(env.IM_MAX_BODY_BYTES).toBe(16384);
+    expect(env).toMatchObject({
+      IM_COMMAND_TIMEOUT_MS: 5000,
+      IM_PAGE_SIZE_MAX: 200,
+      IM_RATE_LIMIT_PER_SEC: 50,
+    });
   });
 
   it('rejects wrong settings with one message naming each variable', () => {

@@ -47,6 +47,24 @@ export const envSchema = z.object({
   IM_HOT_GROUPS_WINDOW_MS: int(1_000, 5 * 60 * 1000),
   IM_HOT_GROUPS_CACHE_MS: int(0, 3_000),
   IM_READ_YOUR_WRITES_TIMEOUT_MS: int(0, 2_000),
+  IM_HTTP_MAX_BODY_BYTES: int(1_024, 256 * 1024),
+  IM_COMMAND_TIMEOUT_MS: int(100, 5_000),
+  IM_PAGE_SIZE_MAX: int(1, 200),
+  IM_RATE_LIMIT_PER_SEC: int(1, 50),
+  IM_RATE_LIMIT_BURST: int(1, 100),
+  IM_DEV_TOKEN_TTL_S: int(60, 24 * 3600),
+  IM_WS_MAX_BUFFERED_BYTES: int(1_024, 1024 * 1024),
+  IM_WS_HEARTBEAT_MS: int(100, 25_000),
+  IM_WS_REFRESH_MS: int(100, 15_000),
+  IM_SIGNAL_MAX_BYTES: int(1, 1_024),
+  IM_PARTITIONING: z.enum(['on', 'off']).default('on'),
+  IM_PARTITIONS: int(1, 32),
+  IM_LEASE_TTL_MS: int(1_000, 10_000),
+  IM_HOST_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{0,64}$/, 'letters, digits, _ and - only')
+    .default(''),
+  IM_ROUTE_TIMEOUT_MS: int(100, 4_000),
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
 });
 

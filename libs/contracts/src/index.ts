@@ -8,4 +8,5 @@ export * from './events';
 export * from './ids';
 export * from './json';
 export * from './limits';
+export * from './partitions';
 export * from './subjects';

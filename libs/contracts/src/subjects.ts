@@ -53,6 +53,31 @@ export function conversationEventSubject(cid: string): string {
 export function userEventSubject(uid: string): string {
   return `im.evt.user.${checkUser(uid)}`;
 }
+/**
+ * `im.sig.conv.<cid>`: online-only signals (typing…) of a conversation, on core NATS: pushed to the
+ * members online at that moment, never stored.
+ */
+export function conversationSignalSubject(cid: string): string {
+  return `im.sig.conv.${checkConversation(cid)}`;
+}
+/**
+ * Core NATS subject every actor host answers (no queue group) with its live actor counts, so a
+ * scatter-gather request sums them across hosts.
+ */
+export const ACTOR_STATS_SUBJECT = 'im.sys.actors.stats';
+/** Prefix of the partition subjects: `im.part.<n>.<command tail>`, subscribed only by the partition's owner. */
+export const PARTITION_SUBJECT_PREFIX = 'im.part';
+/**
+ * `im.part.<n>.<tail>`: a command forwarded to the actor host owning partition `n`; `tail` is the
+ * command subject after `im.cmd.` / `im.in.` (e.g. `conv.g:team.send`).
+ */
+export function partitionCommandSubject(partition: number, tail: string): string {
+  return `${PARTITION_SUBJECT_PREFIX}.${partition}.${tail}`;
+}
+/** Every subject of partition `n` (`im.part.<n>.>`). */
+export function partitionSubjects(partition: number): string {
+  return `${PARTITION_SUBJECT_PREFIX}.${partition}.>`;
+}
 /** `im.cmd.conv.<cid>.<op>`: request/reply command to a conversation. */
 export function conversationCommandSubject(cid: string, op: ConversationOp): string {
   return `im.cmd.conv.${checkConversation(cid)}.${op}`;

@@ -11,6 +11,7 @@ import {
   type NatsConnection,
 } from 'nats';
 import { recordDeadLetter } from './dead-letter';
+import { retryTransient } from './retry';
 import { ThrottledLog } from './throttled-log';
 
 /** One decoded message handed to a handler. */
@@ -123,7 +124,8 @@ export class ConsumerLoop<T> {
 
   /** Ensures the durable consumer exists with these settings and starts consuming in the background. */
   async start(): Promise<void> {
-    await this.ensureConsumer(await this.nc.jetstreamManager());
+    const jsm = await this.nc.jetstreamManager();
+    await retryTransient(`creating consumer ${this.o.durable}`, () => this.ensureConsumer(jsm), this.log);
     this.running = this.run();
   }
 

@@ -19,6 +19,11 @@ export interface AppendOptions {
   expectedLastSubjectSeq?: number;
   /** Nats-Msg-Id: a second append with the same id inside the duplicate window is stored once. */
   msgId?: string;
+  /**
+   * Epoch ms after which no attempt may start (read before each attempt, so it can move on): the
+   * writer's lease on the subject ends then. Past it the append fails with LogUnavailableError.
+   */
+  notAfter?: () => number;
 }
 
 /** What an append stored. */

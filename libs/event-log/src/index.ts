@@ -4,6 +4,7 @@ export * from './dead-letter';
 export * from './errors';
 export * from './event-log';
 export * from './jetstream-event-log';
+export * from './retry';
 export * from './streams';
 export * from './throttled-log';
 export * from './event-log.module';

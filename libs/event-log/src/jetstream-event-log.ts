@@ -70,8 +70,14 @@ export class JetStreamEventLog extends EventLog {
     const deadline = Date.now() + this.appendTimeoutMs;
     let wait = 100;
     for (;;) {
+      // A writer whose lease ended must not start another attempt: another host may own the subject now.
+      const limit = opts.notAfter?.() ?? Infinity;
+      const left = limit - Date.now();
+      if (left <= 0)
+        throw new LogUnavailableError(`append to ${subject} not attempted: the writer's lease ended`);
       try {
-        const pa = await this.js.publish(subject, data, { msgID, expect, timeout: this.attemptTimeoutMs });
+        const timeout = Math.max(1, Math.min(this.attemptTimeoutMs, left));
+        const pa = await this.js.publish(subject, data, { msgID, expect, timeout });
         return { streamSeq: pa.seq, duplicate: pa.duplicate };
       } catch (err) {
         if (jetStreamErrorCode(err) === JS_WRONG_LAST_SEQUENCE) {

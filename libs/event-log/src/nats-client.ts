@@ -1,6 +1,7 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { type JetStreamManager, type NatsConnection } from 'nats';
 import { connectToNats } from './connection';
+import { retryTransient } from './retry';
 import { ensureStreams, expectedSequenceUnsafe, type StreamSettings } from './streams';
 
 /** The app's one NATS connection, as a Nest provider: connected at boot, drained at shutdown. */
@@ -33,7 +34,12 @@ export class NatsClient implements OnApplicationShutdown {
           'concurrent writers before 2.9.21; correctness relies on partition ownership (DESIGN §9)',
       );
     }
-    for (const r of await ensureStreams(this.manager, streams)) {
+    const jsm = this.manager;
+    for (const r of await retryTransient(
+      'ensuring the streams',
+      () => ensureStreams(jsm, streams),
+      this.log,
+    )) {
       if (r.action !== 'unchanged') this.log.log(`stream ${r.name}: ${r.action} ${r.differences.join('; ')}`);
     }
   }

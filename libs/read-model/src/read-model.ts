@@ -1,4 +1,10 @@
-import { ErrorCode, type MessageKind, parseConversationId, ParleyError } from '@parley/contracts';
+import {
+  ErrorCode,
+  groupConversationId,
+  type MessageKind,
+  parseConversationId,
+  ParleyError,
+} from '@parley/contracts';
 import { effectiveReadSeq, unreadCount } from '@parley/domain';
 import { type Message, type MessagePreview } from './message';
 import { type ParleyDatabase } from './mysql/database';
@@ -87,6 +93,26 @@ export interface HotGroup {
   speakers: number;
   /** Event time of the group's latest message. */
   lastActiveAt: number;
+}
+
+/** A group as its members see it (DESIGN §7 `GET /v1/groups/:groupId`). */
+export interface GroupView {
+  /** `g:<groupId>`. */
+  conversationId: string;
+  /** The group id. */
+  groupId: string;
+  /** Group name. */
+  name: string;
+  /** Current owner ('' when the last member left). */
+  owner: string;
+  /** Current members with their join seq and role, by user id. */
+  members: Array<{ userId: string; joinSeq: number; role: string }>;
+  /** Seq of the last message. */
+  lastSeq: number;
+  /** True once dissolved. */
+  dissolved: boolean;
+  /** Creation time, epoch ms. */
+  createdAt: number;
 }
 
 interface MessageRow {
@@ -231,6 +257,46 @@ export class ReadModel {
       .filter((m) => m.leftSeq === null)
       .map(({ userId, joinSeq }) => ({ userId, joinSeq }))
       .sort((a, b) => (a.userId < b.userId ? -1 : 1));
+  }
+
+  /**
+   * A group's name, owner, current members (with join seq) and last seq, from MySQL, for a current
+   * member only: NOT_FOUND for an unknown group, FORBIDDEN for anyone else.
+   */
+  async group(userId: string, groupId: string): Promise<GroupView> {
+    const cid = groupConversationId(groupId); // INVALID_ARGUMENT for a malformed id
+    const rows = (await this.db.dataSource.query(
+      'SELECT name, owner, last_seq, dissolved_at, created_at FROM conversations WHERE id = ?',
+      [cid],
+    )) as Array<{
+      name: string;
+      owner: string;
+      last_seq: number;
+      dissolved_at: Date | null;
+      created_at: Date;
+    }>;
+    if (rows.length === 0) throw new ParleyError(ErrorCode.NOT_FOUND, `${cid} does not exist`);
+    const members = (
+      (await this.db.dataSource.query(
+        'SELECT user_id, join_seq, role FROM conversation_members ' +
+          'WHERE conversation_id = ? AND left_seq IS NULL ORDER BY user_id',
+        [cid],
+      )) as Array<{ user_id: string; join_seq: number; role: string }>
+    ).map((m) => ({ userId: m.user_id, joinSeq: Number(m.join_seq), role: m.role }));
+    if (!members.some((m) => m.userId === userId)) {
+      throw new ParleyError(ErrorCode.FORBIDDEN, `${userId} is not a member of ${cid}`);
+    }
+    const g = rows[0];
+    return {
+      conversationId: cid,
+      groupId,
+      name: g.name,
+      owner: g.owner,
+      members,
+      lastSeq: Number(g.last_seq),
+      dissolved: g.dissolved_at !== null,
+      createdAt: g.created_at.getTime(),
+    };
   }
 
   /**

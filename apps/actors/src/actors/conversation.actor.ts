@@ -36,6 +36,7 @@ export interface ConversationOutcome {
 export class ConversationActor {
   private state?: ConversationState;
   private lastStreamSeq = 0;
+  private stale = false;
   private readonly subject: string;
 
   constructor(
@@ -47,9 +48,17 @@ export class ConversationActor {
     this.subject = conversationEventSubject(conversationId);
   }
 
-  /** Decides and appends one command; retries on conflicts (bounded), then answers CONFLICT. */
-  async execute(command: ConversationCommand, meta: CommandMeta): Promise<ConversationOutcome> {
+  /**
+   * Decides and appends one command; retries on conflicts (bounded), then answers CONFLICT.
+   * `notAfter` bounds when an append may start (the end of this host's lease on the actor).
+   */
+  async execute(
+    command: ConversationCommand,
+    meta: CommandMeta,
+    notAfter?: () => number,
+  ): Promise<ConversationOutcome> {
     const state = await this.load();
+    if (this.stale) await this.catchUpIfBehind();
     return appendWithRetry<ConversationOutcome>(this.policy, async () => {
       const decision = decideConversation(state, command, meta, this.rules);
       if (decision.type !== 'append') return { done: { decision } };
@@ -61,6 +70,7 @@ export class ConversationActor {
         const r = await this.log.append(this.subject, encodeEvent(decision.event), {
           expectedLastSubjectSeq: this.lastStreamSeq,
           msgId,
+          notAfter,
         });
         if (r.duplicate) {
           // The log already holds an event with this id: catch up and decide again from the truth.
@@ -94,6 +104,14 @@ export class ConversationActor {
     };
   }
 
+  /**
+   * Another host may have written since this actor last folded (its partition changed hands): the next
+   * command checks the subject's last position first, instead of meeting a conflict.
+   */
+  invalidate(): void {
+    this.stale = true;
+  }
+
   /** The folded state (loaded on first use). */
   async load(): Promise<ConversationState> {
     if (!this.state) {
@@ -121,5 +139,6 @@ export class ConversationActor {
   private async catchUpIfBehind(): Promise<void> {
     const last = await this.log.readLast(this.subject);
     if (last && last.streamSeq > this.lastStreamSeq) await this.catchUp();
+    this.stale = false;
   }
 }

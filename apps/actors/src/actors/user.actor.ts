@@ -23,6 +23,7 @@ import { type AppendPolicy, appendWithRetry } from './append-with-retry';
 export class UserActor {
   private state?: UserState;
   private lastStreamSeq = 0;
+  private stale = false;
   private readonly subject: string;
 
   constructor(
@@ -33,13 +34,23 @@ export class UserActor {
     this.subject = userEventSubject(userId);
   }
 
-  /** Marks read up to `seq` (clamped, monotonic) given the conversation's answer about this user. */
+  /**
+   * Marks read up to `seq` (clamped, monotonic) given the conversation's answer about this user;
+   * `notAfter` bounds when an append may start (the end of this host's lease on the user).
+   */
   async markRead(
     command: UserCommand,
     conversation: ConversationMembership,
     meta: CommandMeta,
+    notAfter?: () => number,
   ): Promise<ReadOutcome> {
     const state = await this.load();
+    if (this.stale) {
+      // The user's partition changed hands: fold what the previous owner wrote before deciding.
+      const last = await this.log.readLast(this.subject);
+      if (last && last.streamSeq > this.lastStreamSeq) await this.catchUp();
+      this.stale = false;
+    }
     return appendWithRetry<ReadOutcome>(this.policy, async () => {
       const { decision, outcome } = decideUser(state, command, conversation, meta);
       if (decision.type !== 'append') return { done: outcome };
@@ -47,6 +58,7 @@ export class UserActor {
         const r = await this.log.append(this.subject, encodeEvent(decision.event), {
           expectedLastSubjectSeq: this.lastStreamSeq,
           msgId: meta.commandId,
+          notAfter,
         });
         if (r.duplicate) {
           await this.catchUp();
@@ -61,6 +73,11 @@ export class UserActor {
         return { retry: true, conflict: true };
       }
     });
+  }
+
+  /** Another host may have written since this actor last folded: check before the next decision. */
+  invalidate(): void {
+    this.stale = true;
   }
 
   private async load(): Promise<UserState> {

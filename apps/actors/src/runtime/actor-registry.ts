@@ -50,6 +50,11 @@ export class ActorRegistry<A> {
     return n;
   }
 
+  /** Calls `fn` for every live actor (e.g. to mark actors stale when their partition changed hands). */
+  each(fn: (key: string, actor: A) => void): void {
+    for (const [key, e] of this.live) fn(key, e.actor);
+  }
+
   /** Puts `task` in the actor's mailbox; it runs after the actor's earlier messages. */
   tell<T>(key: string, task: (actor: A) => Promise<T>): Promise<T> {
     let entry = this.live.get(key);

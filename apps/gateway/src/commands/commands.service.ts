@@ -1,0 +1,98 @@
+import { Injectable } from '@nestjs/common';
+import {
+  type CreateGroupResult,
+  conversationEventSubject,
+  type EmptyResult,
+  type JoinGroupResult,
+  type MarkReadResult,
+  type MessageKind,
+  parseConversationId,
+  type SendMessageResult,
+  userEventSubject,
+} from '@parley/contracts';
+import { LiveHub } from '../live/live-hub';
+import { ActorClient } from './actor-client';
+import { ReadYourWrites } from './read-your-writes';
+
+/**
+ * The commands the HTTP API sends, built with `by`/`from` = the authenticated user (never a value of
+ * the request body). Each records where the write landed for read-your-writes, and the ones that may
+ * add members make the connected ones interested first, so their sockets receive the resulting events.
+ */
+@Injectable()
+export class CommandsService {
+  constructor(
+    private readonly actors: ActorClient,
+    private readonly ryw: ReadYourWrites,
+    private readonly live: LiveHub,
+  ) {}
+
+  /** Creates a group owned by `by`. */
+  async createGroup(by: string, cid: string, name: string, members: string[]): Promise<CreateGroupResult> {
+    await this.live.prepare(cid, [by, ...members]);
+    const r = await this.actors.conversation<CreateGroupResult>(cid, 'create', { by, name, members });
+    await this.landed(by, conversationEventSubject(cid));
+    return r;
+  }
+
+  /** Adds members (or the caller themself). */
+  async join(by: string, cid: string, userIds: string[]): Promise<JoinGroupResult> {
+    await this.live.prepare(cid, userIds);
+    const r = await this.actors.conversation<JoinGroupResult>(cid, 'join', { by, userIds });
+    await this.landed(by, conversationEventSubject(cid));
+    return r;
+  }
+
+  /** Leaves (userId = by) or removes a member (by the owner). */
+  async leave(by: string, cid: string, userId: string): Promise<EmptyResult> {
+    const r = await this.actors.conversation<EmptyResult>(cid, 'leave', { by, userId });
+    await this.landed(by, conversationEventSubject(cid));
+    return r;
+  }
+
+  /** Dissolves a group (the owner). */
+  async dissolve(by: string, cid: string): Promise<EmptyResult> {
+    const r = await this.actors.conversation<EmptyResult>(cid, 'dissolve', { by });
+    await this.landed(by, conversationEventSubject(cid));
+    return r;
+  }
+
+  /** Sends a message from `from`. */
+  async send(
+    from: string,
+    cid: string,
+    m: { clientMsgId: string; kind: MessageKind; body: string; mentions?: string[] },
+  ): Promise<SendMessageResult> {
+    const parsed = parseConversationId(cid);
+    // A direct chat comes to exist with its first message: both users become members then.
+    if (parsed.kind === 'direct') await this.live.prepare(cid, parsed.users);
+    const r = await this.actors.conversation<SendMessageResult>(cid, 'send', { from, ...m });
+    this.ryw.note(from, r.streamSeq);
+    return r;
+  }
+
+  /** Recalls message `seq`. */
+  async recall(by: string, cid: string, seq: number): Promise<EmptyResult> {
+    const r = await this.actors.conversation<EmptyResult>(cid, 'recall', { by, seq });
+    await this.landed(by, conversationEventSubject(cid));
+    return r;
+  }
+
+  /** Marks `cid` read up to `seq` for `userId`. */
+  async markRead(userId: string, cid: string, seq: number): Promise<MarkReadResult> {
+    const r = await this.actors.userRead<MarkReadResult>(userId, { conversationId: cid, seq });
+    await this.landed(userId, userEventSubject(userId));
+    return r;
+  }
+
+  /** Waits (bounded) until the caller's own writes are visible in the projections. */
+  settle(userId: string): Promise<void> {
+    return this.ryw.settle(userId);
+  }
+
+  private async landed(userId: string, subject: string): Promise<void> {
+    // The command succeeded; failing to learn its position only costs read-your-writes.
+    const seq = await this.actors.lastEventSeq(subject).catch(() => 0);
+    if (seq > 0) this.ryw.note(userId, seq);
+  }
+}

@@ -1,0 +1,105 @@
+import { Logger } from '@nestjs/common';
+import { decodeEvent, type ParleyEvent } from '@parley/contracts';
+import { type JetStreamManager, type NatsConnection, type Subscription } from 'nats';
+import { directGet } from './direct-get';
+
+// After a wake-up that found nothing new, look again after these pauses (ms): the core NATS copy of a
+// publish can arrive before JetStream stored it. A copy that is never stored (a refused append) ends here.
+const RETRY_MS = [1, 2, 5, 10, 20, 50, 100];
+
+/**
+ * The stored events of one subject (`im.evt.conv.<cid>` or `im.evt.user.<uid>`), delivered once each,
+ * in stream order, with their stream seq.
+ *
+ * A core NATS subscription on the subject is only the wake-up: the events themselves are read back
+ * from IM_EVENTS with direct gets after the last delivered stream seq. Core NATS also carries publishes
+ * JetStream refused (an expected-sequence conflict, a retried duplicate) and carries no stream seq;
+ * reading the stream delivers only what the log holds, exactly once, and costs no server-side consumer
+ * per subject.
+ */
+export class EventFeed {
+  private static readonly log = new Logger('event-feed');
+  private readonly sub: Subscription;
+  private delivered = 0;
+  private readonly ready: Promise<void>;
+  private running = false;
+  private woken = false;
+  private closed = false;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly jsm: JetStreamManager,
+    /** The event subject. */
+    readonly subject: string,
+    private readonly deliver: (streamSeq: number, event: ParleyEvent) => Promise<void> | void,
+  ) {
+    this.sub = nc.subscribe(subject, { callback: () => this.wake() });
+    // Events stored before the subscription are history (sync), not pushes.
+    this.ready = this.lastSeq().then((seq) => {
+      this.delivered = Math.max(this.delivered, seq);
+    });
+  }
+
+  /** Resolves once the feed knows where the subject ends: later events are pushed. */
+  whenReady(): Promise<void> {
+    return this.ready;
+  }
+
+  /** Stops listening. */
+  close(): void {
+    this.closed = true;
+    this.sub.unsubscribe();
+  }
+
+  private wake(): void {
+    this.woken = true;
+    if (!this.running) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      await this.ready;
+      while (this.woken && !this.closed) {
+        this.woken = false;
+        let found = await this.pull();
+        for (let i = 0; !found && i < RETRY_MS.length && !this.closed; i++) {
+          await new Promise((r) => setTimeout(r, RETRY_MS[i]));
+          found = await this.pull();
+        }
+      }
+    } catch (err) {
+      EventFeed.log.warn(
+        `feed ${this.subject} stalled: ${(err as Error).message}; resumes on the next event`,
+      );
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /** Delivers every stored event after the watermark; true when there was at least one. */
+  private async pull(): Promise<boolean> {
+    let found = false;
+    while (!this.closed) {
+      const m = await directGet(this.jsm, { seq: this.delivered + 1, next_by_subj: this.subject });
+      if (!m) return found;
+      this.delivered = m.seq;
+      found = true;
+      let event: ParleyEvent;
+      try {
+        event = decodeEvent(m.data);
+      } catch (err) {
+        EventFeed.log.warn(
+          `skipping undecodable event ${m.seq} on ${this.subject}: ${(err as Error).message}`,
+        );
+        continue;
+      }
+      await this.deliver(m.seq, event);
+    }
+    return found;
+  }
+
+  private async lastSeq(): Promise<number> {
+    return (await directGet(this.jsm, { last_by_subj: this.subject }))?.seq ?? 0;
+  }
+}

@@ -1,0 +1,70 @@
+import { type Socket } from 'node:net';
+import { uniqueName, waitFor } from '@parley/testing';
+import { Client, type LiveClient, startSystem, type TestSystem } from './support/system';
+
+/**
+ * A client that stops reading is disconnected once the server's unsent data for it passes
+ * IM_WS_MAX_BUFFERED_BYTES, instead of being buffered without bound; other sockets keep receiving.
+ */
+describe('gateway WebSocket: a slow client', () => {
+  let sys: TestSystem;
+  const sockets: LiveClient[] = [];
+
+  beforeAll(async () => {
+    sys = await startSystem({
+      IM_WS_MAX_BUFFERED_BYTES: '65536',
+      IM_RATE_LIMIT_PER_SEC: '100000',
+      IM_RATE_LIMIT_BURST: '100000',
+    });
+  });
+  afterAll(async () => {
+    await Promise.all(sockets.map((s) => s.close().catch(() => undefined)));
+    await sys?.close();
+  });
+
+  const slowDisconnects = async () => {
+    const text = await (await fetch(`${sys.gateway.url}/metrics`)).text();
+    return Number(/^parley_ws_slow_disconnects_total (\d+)/m.exec(text)?.[1] ?? 0);
+  };
+
+  it('is cut off when it stops reading, while a reading socket gets every message', async () => {
+    const alice = new Client(sys.gateway.url, uniqueName('alice'));
+    const bob = new Client(sys.gateway.url, uniqueName('bob'));
+    const gid = uniqueName('slow');
+    await alice.ok('POST', '/v1/groups', { groupId: gid, name: 'Slow', members: [bob.userId] }, 201);
+    const reader = await bob.socket();
+    const stalled = await bob.socket();
+    sockets.push(reader, stalled);
+    // Stop reading: the kernel buffers fill, then the server's own buffer grows past the bound.
+    (stalled.ws as unknown as { _socket: Socket })._socket.pause();
+    const before = await slowDisconnects();
+
+    const body = 'x'.repeat(16 * 1024);
+    let sent = 0;
+    // Bounded: loopback kernel buffers hold a few MB, i.e. a few hundred of these frames.
+    while (sent < 3_000 && (await slowDisconnects()) === before) {
+      await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          alice.ok(
+            'POST',
+            `/v1/conversations/g:${gid}/messages`,
+            { clientMsgId: `m${sent + i}`, kind: 'text', body },
+            201,
+          ),
+        ),
+      );
+      sent += 50;
+    }
+    expect(await slowDisconnects()).toBe(before + 1);
+
+    // The reading socket got every message, in order; the stalled one is closed once it reads again.
+    await waitFor(() => reader.of('message').length === sent, { timeoutMs: 30_000, message: 'all messages' });
+    expect(reader.of('message').map((f) => f.message.seq)).toEqual(
+      Array.from({ length: sent }, (_, i) => i + 1),
+    );
+    const closed = new Promise<void>((resolve) => stalled.ws.once('close', () => resolve()));
+    (stalled.ws as unknown as { _socket: Socket })._socket.resume();
+    await closed;
+    expect(stalled.of('message').length).toBeLessThan(sent);
+  }, 120_000);
+});
