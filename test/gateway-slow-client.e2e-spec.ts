@@ -55,10 +55,16 @@ describe('gateway WebSocket: a slow client', () => {
       );
       sent += 50;
     }
+    // The gateway pushes behind the sends (it reads each event back from the stream): give it time.
+    await waitFor(async () => (await slowDisconnects()) > before, {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+      message: 'the stalled socket to be cut off',
+    });
     expect(await slowDisconnects()).toBe(before + 1);
 
     // The reading socket got every message, in order; the stalled one is closed once it reads again.
-    await waitFor(() => reader.of('message').length === sent, { timeoutMs: 30_000, message: 'all messages' });
+    await waitFor(() => reader.of('message').length === sent, { timeoutMs: 60_000, message: 'all messages' });
     expect(reader.of('message').map((f) => f.message.seq)).toEqual(
       Array.from({ length: sent }, (_, i) => i + 1),
     );
