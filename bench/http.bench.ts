@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { connectToNats } from '@parley/event-log';
 import { freePort, MariaDbServer, NatsServer, RedisServer } from '@parley/testing';
@@ -83,20 +84,28 @@ export async function httpBench(): Promise<BenchRow[]> {
     const body = 'x'.repeat(120);
     const httpLat: number[] = [];
     const gatewayCpu0 = cpuMs(gateway);
+    const clientCpu0 = process.cpuUsage();
+    // node:http with a keep-alive agent: fetch (undici) costs the client more CPU than the gateway.
+    const agent = new Agent({ keepAlive: true, maxSockets: IN_FLIGHT });
     let t = performance.now();
     await pool(SENDS, IN_FLIGHT, async (i) => {
       const s = performance.now();
-      const r = await fetch(
-        `${base}/v1/conversations/g:h${i % GROUPS}/messages`,
-        post({ clientMsgId: `h${i}`, kind: 'text', body }, auth),
+      const status = await httpPost(
+        agent,
+        port,
+        `/v1/conversations/g:h${i % GROUPS}/messages`,
+        JSON.stringify({ clientMsgId: `h${i}`, kind: 'text', body }),
+        auth.authorization,
       );
-      if (r.status !== 201) throw new Error(`send: ${r.status} ${await r.text()}`);
-      await r.arrayBuffer();
+      if (status !== 201) throw new Error(`send: ${status}`);
       httpLat.push(performance.now() - s);
     });
+    agent.destroy();
     const httpWall = performance.now() - t;
     const httpRate = SENDS / (httpWall / 1000);
     const gatewayBusy = (cpuMs(gateway) - gatewayCpu0) / httpWall;
+    const clientUsage = process.cpuUsage(clientCpu0);
+    const clientBusy = (clientUsage.user + clientUsage.system) / 1000 / httpWall;
 
     const natsLat: number[] = [];
     t = performance.now();
@@ -123,12 +132,50 @@ export async function httpBench(): Promise<BenchRow[]> {
         value: gatewayBusy,
         unit: 'cores',
       },
+      {
+        bench: 'http',
+        case: 'gateway CPU per HTTP send',
+        value: (gatewayBusy * httpWall * 1000) / SENDS,
+        unit: 'µs',
+      },
+      { bench: 'http', case: 'bench client CPU while sending', value: clientBusy, unit: 'cores' },
     ];
   } finally {
     await Promise.all([stop(gateway), stop(projector), host.stop()]);
     await nc.close();
     await Promise.all([nats.dispose(), mariadb.dispose(), redis.dispose()]);
   }
+}
+
+function httpPost(
+  agent: Agent,
+  port: number,
+  path: string,
+  json: string,
+  authorization: string,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        agent,
+        host: '127.0.0.1',
+        port,
+        path,
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(json),
+          authorization,
+        },
+      },
+      (res) => {
+        res.resume();
+        res.once('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.once('error', reject);
+    req.end(json);
+  });
 }
 
 function post(json: unknown, headers: Record<string, string> = {}): RequestInit {
