@@ -21,6 +21,9 @@ describe('docker-compose.yml', () => {
     expect(config.match(/IM_STREAM_REPLICAS: '3'/g)).toHaveLength(4);
     expect(config.match(/--cluster_name\s+parley/g)).toHaveLength(3);
     expect(config).toContain('nats:2.10');
+    // Every one of the nine services has a healthcheck (apps without a port use the heartbeat file).
+    expect(config.match(/^ {4}healthcheck:/gm)).toHaveLength(9);
+    expect(config.match(/parley-health/g)?.length).toBeGreaterThanOrEqual(3 + 4);
   });
 
   it('gives each app its own NATS user, defined with least-privilege permissions in deploy/nats/nats.conf', () => {

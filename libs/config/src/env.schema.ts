@@ -65,6 +65,8 @@ export const envSchema = z.object({
     .regex(/^[A-Za-z0-9_-]{0,64}$/, 'letters, digits, _ and - only')
     .default(''),
   IM_ROUTE_TIMEOUT_MS: int(100, 4_000),
+  /** Apps without an HTTP port touch this file every 5 s while NATS answers (container healthchecks). */
+  IM_HEALTH_FILE: z.string().default(''),
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
 });
 

@@ -2,6 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { ParleyConfig } from '@parley/config';
 import { EventLog } from './event-log';
 import { JetStreamEventLog } from './jetstream-event-log';
+import { HealthBeat } from './health-beat';
 import { NatsClient } from './nats-client';
 
 /** Provides the NATS connection (named after the app) and the {@link EventLog} port bound to JetStream. */
@@ -30,6 +31,7 @@ export class EventLogModule {
           inject: [NatsClient],
           useFactory: (client: NatsClient) => new JetStreamEventLog(client.nc, client.jsm),
         },
+        HealthBeat,
       ],
       exports: [NatsClient, EventLog],
     };

@@ -9,3 +9,4 @@ export * from './streams';
 export * from './throttled-log';
 export * from './event-log.module';
 export * from './nats-client';
+export * from './health-beat';
