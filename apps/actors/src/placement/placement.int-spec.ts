@@ -114,6 +114,53 @@ describe('partition placement (own nats-server, lease ttl 2 s)', () => {
     expect(a.service.router!.stats.served + b.service.router!.stats.served).toBeGreaterThan(0);
   });
 
+  it('routing › durable ingress commands consumed by either host reach their owners and are answered', async () => {
+    const a = await host('a');
+    const b = await host('b');
+    await waitFor(() => owned(a) === P / 2 && owned(b) === P / 2, { timeoutMs: 10_000 });
+    const groups = Array.from({ length: 20 }, (_, i) => `in${i}`);
+    for (const g of groups)
+      expect(
+        (await call(client, `im.cmd.conv.g:${g}.create`, { by: 'u1', name: g, members: ['u2'] })).ok,
+      ).toBe(true);
+    const forwardedBefore = a.service.router!.stats.forwarded + b.service.router!.stats.forwarded;
+
+    const total = 200;
+    const inbox = client.subscribe('replies.ingress.placement', { max: total });
+    const js = client.jetstream();
+    const { headers } = await import('nats');
+    for (let i = 0; i < total; i++) {
+      const h = headers();
+      h.set('Im-Reply-To', 'replies.ingress.placement');
+      await js.publish(
+        `im.in.conv.g:${groups[i % 20]}.send`,
+        enc.encode(JSON.stringify({ from: 'u1', clientMsgId: `in-${i}`, kind: 'text', body: `x${i}` })),
+        { msgID: `in-${i}`, headers: h },
+      );
+    }
+    const replies = new Map<string, Reply>();
+    const collected = (async () => {
+      for await (const m of inbox)
+        replies.set(m.headers!.get('Im-Command-Id'), JSON.parse(dec.decode(m.data)) as Reply);
+    })();
+    await waitFor(() => replies.size === total, { timeoutMs: 30_000, message: 'every ingress reply' });
+    await collected;
+    expect([...replies.values()].every((r) => r.ok)).toBe(true);
+
+    const log = await JetStreamEventLog.create(client);
+    for (const g of groups) {
+      const seqs = (await log.readSubject(conversationEventSubject(`g:${g}`)))
+        .map((e) => decodeEvent(e.data))
+        .flatMap((e) => (e.type === 'MessageSent' ? [e.data.seq] : []));
+      expect(seqs).toEqual(Array.from({ length: total / 20 }, (_, i) => i + 1));
+    }
+    // Half the partitions live on the other host: some ingress commands had to be forwarded.
+    expect(a.service.router!.stats.forwarded + b.service.router!.stats.forwarded).toBeGreaterThan(
+      forwardedBefore,
+    );
+    expect(a.service.handler.stats.conflicts + b.service.handler.stats.conflicts).toBe(0);
+  });
+
   it('leases › a host that stops renewing stops serving before anyone else can take its partitions', async () => {
     const serveAt = new Map<number, number>();
     const paused = new PartitionLeases(
