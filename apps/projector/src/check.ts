@@ -61,6 +61,7 @@ interface ExpectedMessage {
   mentions: string[];
   at: number;
   recalledAt: number | null;
+  recalledStreamSeq: number | null;
 }
 
 /** What the log says about one conversation: the domain's fold plus what the projections keep beyond it. */
@@ -125,13 +126,19 @@ export function foldExpected(events: Array<{ event: ParleyEvent; streamSeq: numb
         c.createdAt = Math.min(c.createdAt ?? e.at, e.at);
         c.activeAt = Math.max(c.activeAt, e.at);
         c.lastAt = e.at;
-        c.messages.set(e.data.seq, { ...e.data, streamSeq, at: e.at, recalledAt: null });
+        c.messages.set(e.data.seq, {
+          ...e.data,
+          streamSeq,
+          at: e.at,
+          recalledAt: null,
+          recalledStreamSeq: null,
+        });
         c.speakers.set(e.data.from, Math.max(c.speakers.get(e.data.from) ?? 0, e.at));
         c.ownMax.set(e.data.from, Math.max(c.ownMax.get(e.data.from) ?? 0, e.data.seq));
         break;
       case 'MessageRecalled': {
         const m = c.messages.get(e.data.seq);
-        if (m && m.recalledAt === null) m.recalledAt = e.at;
+        if (m && m.recalledAt === null) Object.assign(m, { recalledAt: e.at, recalledStreamSeq: streamSeq });
         break;
       }
       case 'GroupDissolved':
@@ -308,8 +315,10 @@ async function checkHistory(db: ParleyDatabase, x: ExpectedState, diff: Diff): P
     mentions: string | null;
     sent_at: Date | null;
     recalled_at: Date | null;
+    recalled_stream_seq: number | null;
   }>(
-    'SELECT conversation_id, seq, stream_seq, sender, client_msg_id, kind, body, mentions, sent_at, recalled_at FROM messages',
+    'SELECT conversation_id, seq, stream_seq, sender, client_msg_id, kind, body, mentions, sent_at, recalled_at, ' +
+      'recalled_stream_seq FROM messages',
   );
   const messages = new Map(messageRows.map((r) => [`${r.conversation_id} ${r.seq}`, r]));
   for (const [cid, c] of x.conversations) {
@@ -325,6 +334,7 @@ async function checkHistory(db: ParleyDatabase, x: ExpectedState, diff: Diff): P
         mentions: r.mentions === null ? null : (JSON.parse(r.mentions) as string[]),
         at: ms(r.sent_at),
         recalledAt: ms(r.recalled_at),
+        recalledStreamSeq: r.recalled_stream_seq === null ? null : Number(r.recalled_stream_seq),
       };
       const want = {
         streamSeq: m.streamSeq,
@@ -335,6 +345,7 @@ async function checkHistory(db: ParleyDatabase, x: ExpectedState, diff: Diff): P
         mentions: m.mentions,
         at: m.at,
         recalledAt: m.recalledAt,
+        recalledStreamSeq: m.recalledStreamSeq,
       };
       diff(`mysql messages[${cid} ${seq}]`, want, have ?? null);
     }

@@ -239,7 +239,18 @@ describe('projections (own nats-server, shared MariaDB and Redis)', () => {
         unread: 1,
         lastMessage: { seq, from: 'bob', body: `hello ${seq}`, recalled: false },
       });
+      const synced = await h.readModel.sync('alice', { cursor: 0, limit: 1_000 });
+      expect(synced.messages.find((m) => m.conversationId === cid && m.seq === seq)).toMatchObject({
+        recalled: false,
+      });
       await append({ ...base(), type: 'MessageRecalled', data: { seq, by: 'bob' } });
+      // A device that synced the message before the recall gets it again, recalled, after its cursor.
+      const again = await h.readModel.sync('alice', { cursor: synced.cursor });
+      expect(again.messages).toEqual([
+        expect.objectContaining({ conversationId: cid, seq, body: '', recalled: true }),
+      ]);
+      expect(again.cursor).toBeGreaterThan(synced.cursor);
+      expect((await h.readModel.sync('alice', { cursor: again.cursor })).messages).toEqual([]);
       sessions = (await h.readModel.sessions('alice')).conversations;
       expect(sessions[0].lastMessage).toMatchObject({ seq, body: '', recalled: true });
       const page = await h.readModel.history('alice', cid, { limit: 1 });

@@ -335,15 +335,20 @@ export class ReadModel {
     const cursor = Math.max(0, q.cursor ?? 0);
     const limit = clampLimit(q.limit, 100, 1_000);
     const position = await this.position('history');
-    const rows = await this.messages(
-      'm.stream_seq > ? AND m.stream_seq <= ? ORDER BY m.stream_seq ASC LIMIT ?',
-      [userId, cursor, position, limit + 1],
-      'JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = ? ' +
-        'AND cm.left_seq IS NULL AND m.seq > cm.join_seq',
-    );
-    const messages = rows.slice(0, limit);
-    const next = messages.length > 0 ? messages[messages.length - 1].streamSeq : cursor;
-    return { messages, cursor: next, hasMore: rows.length > limit };
+    // A message's sync position is its send, or its recall when that came later: a device that synced
+    // the message before it was recalled gets it again, recalled, after the recall.
+    const at = 'GREATEST(m.stream_seq, COALESCE(m.recalled_stream_seq, 0))';
+    const rows = (await this.db.dataSource.query(
+      `SELECT ${MESSAGE_COLUMNS}, ${at} AS sync_pos FROM messages m ` +
+        'JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = ? ' +
+        'AND cm.left_seq IS NULL AND m.seq > cm.join_seq ' +
+        'WHERE m.stream_seq IS NOT NULL AND (m.stream_seq > ? OR m.recalled_stream_seq > ?) ' +
+        `AND ${at} <= ? ORDER BY sync_pos ASC LIMIT ?`,
+      [userId, cursor, cursor, position, limit + 1],
+    )) as Array<MessageRow & { sync_pos: number }>;
+    const page = rows.slice(0, limit);
+    const next = page.length > 0 ? Number(page[page.length - 1].sync_pos) : cursor;
+    return { messages: page.map(messageFromRow), cursor: next, hasMore: rows.length > limit };
   }
 
   /**

@@ -89,7 +89,9 @@ describe('planHistory', () => {
       },
     ]);
     expect(plan.messages).toHaveLength(1);
-    expect(plan.recalls).toEqual([{ conversationId: 'g:team', seq: 1, recalledAt: at + 50 }]);
+    expect(plan.recalls).toEqual([
+      { conversationId: 'g:team', seq: 1, recalledAt: at + 50, recalledStreamSeq: 2 },
+    ]);
     expect(plan.dissolved).toEqual([{ id: 'g:team', type: 'group', dissolvedAt: at + 60 }]);
   });
 

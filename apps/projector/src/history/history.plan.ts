@@ -67,6 +67,8 @@ export interface RecallPlan {
   conversationId: string;
   seq: number;
   recalledAt: number;
+  /** Stream seq of the MessageRecalled event (one per message: a second recall emits nothing). */
+  recalledStreamSeq: number;
 }
 
 /** Everything one batch writes to MySQL, coalesced by key where order does not matter. */
@@ -203,7 +205,12 @@ export function planHistory(events: ProjectedEvent[]): HistoryPlan {
         const key = `${e.conversationId} ${e.data.seq}`;
         const prior = recalls.get(key);
         if (!prior || e.at < prior.recalledAt) {
-          recalls.set(key, { conversationId: e.conversationId, seq: e.data.seq, recalledAt: e.at });
+          recalls.set(key, {
+            conversationId: e.conversationId,
+            seq: e.data.seq,
+            recalledAt: e.at,
+            recalledStreamSeq: streamSeq,
+          });
         }
         break;
       }

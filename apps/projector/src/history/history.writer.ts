@@ -168,10 +168,11 @@ export class HistoryWriter {
     );
     await insertMany(
       em,
-      'INSERT INTO messages (conversation_id, seq, recalled_at) VALUES',
-      '(?, ?, ?)',
-      plan.recalls.map((r) => [r.conversationId, r.seq, date(r.recalledAt)]),
-      'ON DUPLICATE KEY UPDATE recalled_at = COALESCE(recalled_at, VALUES(recalled_at))',
+      'INSERT INTO messages (conversation_id, seq, recalled_at, recalled_stream_seq) VALUES',
+      '(?, ?, ?, ?)',
+      plan.recalls.map((r) => [r.conversationId, r.seq, date(r.recalledAt), r.recalledStreamSeq]),
+      'ON DUPLICATE KEY UPDATE recalled_at = COALESCE(recalled_at, VALUES(recalled_at)), ' +
+        'recalled_stream_seq = COALESCE(recalled_stream_seq, VALUES(recalled_stream_seq))',
     );
   }
 }

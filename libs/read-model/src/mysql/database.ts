@@ -3,9 +3,10 @@ import { createConnection } from 'mysql2/promise';
 import { DataSource } from 'typeorm';
 import { HISTORY_ENTITIES } from './entities';
 import { HistorySchema1763900000000 } from './migrations/1763900000000-history-schema';
+import { RecallPosition1764000000000 } from './migrations/1764000000000-recall-position';
 
 /** Every migration, oldest first. */
-export const HISTORY_MIGRATIONS = [HistorySchema1763900000000];
+export const HISTORY_MIGRATIONS = [HistorySchema1763900000000, RecallPosition1764000000000];
 
 /** Options of {@link ParleyDatabase.open}. */
 export interface ParleyDatabaseOptions {

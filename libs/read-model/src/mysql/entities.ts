@@ -132,6 +132,10 @@ export class MessageEntity {
   /** Event time of the recall. */
   @Column({ type: 'datetime', precision: 3, name: 'recalled_at', nullable: true })
   recalledAt!: Date | null;
+
+  /** Stream position of the recall: sync after a cursor returns messages recalled after it. */
+  @Column({ type: 'bigint', name: 'recalled_stream_seq', nullable: true })
+  recalledStreamSeq!: string | null;
 }
 
 /** `projection_checkpoints`: the stream seq up to which a projection applied every event. */
