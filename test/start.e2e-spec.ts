@@ -28,7 +28,15 @@ describe('npm start (scripts/start.js)', () => {
   let dataDir: string;
 
   afterAll(() => {
-    if (child && child.exitCode === null) child.kill('SIGKILL');
+    // When the test failed half-way, kill start.js with everything it started (its own process
+    // group): killing start.js alone would leave its servers and apps running.
+    if (child?.pid !== undefined && child.exitCode === null) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -43,6 +51,7 @@ describe('npm start (scripts/start.js)', () => {
     let output = '';
     child = spawn(process.execPath, [join(root, 'scripts/start.js')], {
       cwd: root,
+      detached: true, // its own process group, see afterAll
       env: {
         ...process.env,
         PARLEY_DATA_DIR: dataDir,
