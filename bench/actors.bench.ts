@@ -3,21 +3,12 @@
  * raw JetStream publishes into the same stream from the same client, both in one run on a fresh
  * nats-server. Medians of three rounds.
  */
-import { type NatsConnection } from 'nats';
 import { connectToNats } from '@parley/event-log';
 import { NatsServer } from '@parley/testing';
-import { type BenchRow, median, pool, quantile, spawnActorHost } from './lib';
+import { ask, type BenchRow, median, pool, quantile, spawnActorHost } from './lib';
 
 const enc = new TextEncoder();
-const dec = new TextDecoder();
 const IN_FLIGHT = 256;
-
-async function ask(nc: NatsConnection, subject: string, body: unknown): Promise<void> {
-  const r = JSON.parse(
-    dec.decode((await nc.request(subject, enc.encode(JSON.stringify(body)), { timeout: 30_000 })).data),
-  );
-  if (!r.ok) throw new Error(`${subject}: ${JSON.stringify(r.error)}`);
-}
 
 export async function actorsBench(): Promise<BenchRow[]> {
   const server = await NatsServer.start();

@@ -13,20 +13,11 @@ import { startTestActorHost } from '../apps/actors/src/actor-host.fixture';
 import { openHarness } from '../apps/projector/src/testing/projection-harness';
 import { connectToNats } from '@parley/event-log';
 import { MariaDbServer, NatsServer, RedisServer } from '@parley/testing';
-import { type BenchRow, median, pool } from './lib';
+import { ask, type BenchRow, median, pool } from './lib';
 
 const IN_FLIGHT = 128;
 const GROUPS = 10;
-const enc = new TextEncoder();
-const dec = new TextDecoder();
 const body = 'x'.repeat(120);
-
-async function ask(nc: NatsConnection, subject: string, payload: unknown): Promise<unknown> {
-  const m = await nc.request(subject, enc.encode(JSON.stringify(payload)), { timeout: 60_000 });
-  const r = JSON.parse(dec.decode(m.data));
-  if (!r.ok) throw new Error(`${subject}: ${JSON.stringify(r.error)}`);
-  return r.result;
-}
 
 const membersOf = (size: number) => Array.from({ length: size }, (_, i) => `m${i}`);
 

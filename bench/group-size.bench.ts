@@ -6,17 +6,7 @@ import { type NatsConnection } from 'nats';
 import { startTestActorHost } from '../apps/actors/src/actor-host.fixture';
 import { connectToNats } from '@parley/event-log';
 import { NatsServer } from '@parley/testing';
-import { type BenchRow, quantile } from './lib';
-
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-
-async function ask(nc: NatsConnection, subject: string, payload: unknown): Promise<void> {
-  const r = JSON.parse(
-    dec.decode((await nc.request(subject, enc.encode(JSON.stringify(payload)), { timeout: 30_000 })).data),
-  );
-  if (!r.ok) throw new Error(`${subject}: ${JSON.stringify(r.error)}`);
-}
+import { ask, type BenchRow, quantile } from './lib';
 
 async function groupOf(nc: NatsConnection, gid: string, size: number): Promise<void> {
   const members = Array.from({ length: size }, (_, i) => `u${i}`);

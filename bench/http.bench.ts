@@ -1,44 +1,16 @@
 /**
- * Sends through the gateway over HTTP (keep-alive, fetch) against the same sends over NATS
+ * Sends through the gateway over HTTP (keep-alive, node:http) against the same sends over NATS
  * request/reply, in one run: private nats-server, MariaDB and Redis, the actor host, the projector
  * and the gateway each as its own process. 64 requests in flight on both paths.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { join } from 'node:path';
 import { connectToNats } from '@parley/event-log';
 import { freePort, MariaDbServer, NatsServer, RedisServer } from '@parley/testing';
-import { type BenchRow, median, pool, quantile, spawnActorHost } from './lib';
+import { ask, type BenchRow, median, pool, quantile, spawnActorHost, spawnApp } from './lib';
 
 const IN_FLIGHT = 64;
 const GROUPS = 50;
 const SENDS = 3_000;
-const root = join(__dirname, '..');
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-
-function spawnApp(app: string, env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [join(root, 'scripts/run-ts.js'), join(root, `apps/${app}/src/main.ts`)], {
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-}
-
-/** CPU time (user + system) a child used so far, in ms (/proc/<pid>/stat utime + stime, 100 ticks/s). */
-function cpuMs(child: ChildProcess): number {
-  const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
-}
-
 export async function httpBench(): Promise<BenchRow[]> {
   const [nats, mariadb, redis] = await Promise.all([
     NatsServer.start(),
@@ -90,7 +62,7 @@ export async function httpBench(): Promise<BenchRow[]> {
     const clientBusies: number[] = [];
     // Three alternating rounds, medians quoted.
     for (let round = 0; round < 3; round++) {
-      const gatewayCpu0 = cpuMs(gateway);
+      const gatewayCpu0 = gateway.cpuMs();
       const clientCpu0 = process.cpuUsage();
       // node:http with a keep-alive agent: fetch (undici) costs the client more CPU than the gateway.
       const agent = new Agent({ keepAlive: true, maxSockets: IN_FLIGHT });
@@ -110,19 +82,19 @@ export async function httpBench(): Promise<BenchRow[]> {
       agent.destroy();
       const httpWall = performance.now() - t;
       httpRates.push(SENDS / (httpWall / 1000));
-      gatewayBusies.push((cpuMs(gateway) - gatewayCpu0) / httpWall);
+      gatewayBusies.push((gateway.cpuMs() - gatewayCpu0) / httpWall);
       const clientUsage = process.cpuUsage(clientCpu0);
       clientBusies.push((clientUsage.user + clientUsage.system) / 1000 / httpWall);
 
       t = performance.now();
       await pool(SENDS, IN_FLIGHT, async (i) => {
         const s = performance.now();
-        const m = await nc.request(
-          `im.cmd.conv.g:h${i % GROUPS}.send`,
-          enc.encode(JSON.stringify({ from: 'alice', clientMsgId: `n${round}-${i}`, kind: 'text', body })),
-          { timeout: 30_000 },
-        );
-        if (!JSON.parse(dec.decode(m.data)).ok) throw new Error('nats send failed');
+        await ask(nc, `im.cmd.conv.g:h${i % GROUPS}.send`, {
+          from: 'alice',
+          clientMsgId: `n${round}-${i}`,
+          kind: 'text',
+          body,
+        });
         natsLat.push(performance.now() - s);
       });
       natsRates.push(SENDS / ((performance.now() - t) / 1000));
@@ -152,7 +124,7 @@ export async function httpBench(): Promise<BenchRow[]> {
       { bench: 'http', case: 'bench client CPU while sending', value: clientBusy, unit: 'cores' },
     ];
   } finally {
-    await Promise.all([stop(gateway), stop(projector), host.stop()]);
+    await Promise.all([gateway.stop(), projector.stop(), host.stop()]);
     await nc.close();
     await Promise.all([nats.dispose(), mariadb.dispose(), redis.dispose()]);
   }

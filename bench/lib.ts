@@ -1,3 +1,8 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type NatsConnection } from 'nats';
+
 /** Small helpers shared by the benchmark scripts. */
 
 /** The median of a list of numbers. */
@@ -30,46 +35,29 @@ export interface BenchRow {
   note?: string;
 }
 
-/** An actor host running as its own process (as deployed), with a way to read its peak RSS. */
-export interface HostProcess {
-  child: import('node:child_process').ChildProcess;
+/** An app (actor host, projector, gateway) running as its own process, as deployed. */
+export interface AppProcess {
+  child: ChildProcess;
   /** Peak resident set size so far (VmHWM), in MiB. */
   peakRssMiB(): number;
   /** CPU time (user + system) used so far, in ms. */
   cpuMs(): number;
+  /** SIGTERM (graceful shutdown), resolved once it exited. */
   stop(): Promise<void>;
 }
 
-/** Spawns `apps/actors/src/main.ts` against `natsUrl` and waits until it answers commands. */
-export async function spawnActorHost(
-  natsUrl: string,
-  nc: import('nats').NatsConnection,
-  env: Record<string, string> = {},
-): Promise<HostProcess> {
-  const { spawn } = await import('node:child_process');
-  const { readFileSync } = await import('node:fs');
-  const { join } = await import('node:path');
+/**
+ * Spawns `apps/<app>/src/main.ts` from source. BENCH_HOST_NODE_ARGS (e.g. "--cpu-prof
+ * --cpu-prof-dir=/tmp/prof") is passed to node.
+ */
+export function spawnApp(app: 'actors' | 'projector' | 'gateway', env: Record<string, string>): AppProcess {
   const root = join(__dirname, '..');
+  const nodeArgs = (process.env.BENCH_HOST_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(
     process.execPath,
-    [join(root, 'scripts/run-ts.js'), join(root, 'apps/actors/src/main.ts')],
-    {
-      env: { ...process.env, NATS_URL: natsUrl, LOG_LEVEL: 'warn', ...env },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    },
+    [...nodeArgs, join(root, 'scripts/run-ts.js'), join(root, `apps/${app}/src/main.ts`)],
+    { env: { ...process.env, LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'ignore', 'inherit'] },
   );
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      await nc.request('im.cmd.conv.g:probe.dissolve', new TextEncoder().encode('{"by":"x"}'), {
-        timeout: 500,
-      });
-      break;
-    } catch (err) {
-      if (Date.now() > deadline || child.exitCode !== null) throw err;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
   return {
     child,
     cpuMs: () => {
@@ -88,4 +76,39 @@ export async function spawnActorHost(
         child.kill('SIGTERM');
       }),
   };
+}
+
+/** Spawns the actor host against `natsUrl` and waits until it answers commands. */
+export async function spawnActorHost(
+  natsUrl: string,
+  nc: NatsConnection,
+  env: Record<string, string> = {},
+): Promise<AppProcess> {
+  const host = spawnApp('actors', { NATS_URL: natsUrl, ...env });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      await nc.request('im.cmd.conv.g:probe.dissolve', encoder.encode('{"by":"x"}'), { timeout: 500 });
+      return host;
+    } catch (err) {
+      if (Date.now() > deadline || host.child.exitCode !== null) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A command over NATS request/reply; its result, or an error naming the subject and the error reply. */
+export async function ask<T = unknown>(
+  nc: NatsConnection,
+  subject: string,
+  payload: unknown,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const m = await nc.request(subject, encoder.encode(JSON.stringify(payload)), { timeout: timeoutMs });
+  const r = JSON.parse(decoder.decode(m.data)) as { ok: boolean; result?: T; error?: unknown };
+  if (!r.ok) throw new Error(`${subject}: ${JSON.stringify(r.error)}`);
+  return r.result as T;
 }

@@ -5,10 +5,7 @@
  */
 import { connectToNats } from '@parley/event-log';
 import { NatsServer } from '@parley/testing';
-import { type BenchRow, pool, spawnActorHost } from './lib';
-
-const enc = new TextEncoder();
-const dec = new TextDecoder();
+import { ask, type BenchRow, pool, spawnActorHost } from './lib';
 
 export async function memoryBench(): Promise<BenchRow[]> {
   const total = Number(process.env.BENCH_CONVERSATIONS ?? 1_000_000);
@@ -18,17 +15,15 @@ export async function memoryBench(): Promise<BenchRow[]> {
   try {
     const afterBoot = host.peakRssMiB();
     const t = performance.now();
-    let failed = 0;
     await pool(total, 256, async (i) => {
-      const m = await nc.request(
-        `im.cmd.conv.d:a${i}:b${i}.send`,
-        enc.encode(JSON.stringify({ from: `a${i}`, clientMsgId: 'c', kind: 'text', body: 'hi' })),
-        { timeout: 60_000 },
-      );
-      if (!JSON.parse(dec.decode(m.data)).ok) failed++;
+      await ask(nc, `im.cmd.conv.d:a${i}:b${i}.send`, {
+        from: `a${i}`,
+        clientMsgId: 'c',
+        kind: 'text',
+        body: 'hi',
+      });
     });
     const seconds = (performance.now() - t) / 1000;
-    if (failed > 0) throw new Error(`${failed} sends failed`);
     return [
       { bench: 'memory', case: 'actor host RSS after boot', value: afterBoot, unit: 'MiB' },
       {

@@ -13,29 +13,18 @@ import { rebuildProjection } from '../apps/projector/src/rebuild';
 import { ProjectionRunner } from '../apps/projector/src/projection-runner';
 import { generateEvents, publishEvents } from '../apps/projector/src/testing/event-generator';
 import { openHarness } from '../apps/projector/src/testing/projection-harness';
+import { type BenchRow, quantile } from './lib';
 
-/** One figure. */
-export interface ProjectionBenchRow {
-  bench: string;
-  case: string;
-  value: number;
-  unit: string;
-}
-
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
-}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs the benchmark and returns its figures. */
-export async function projectionsBench(events = 30_000): Promise<ProjectionBenchRow[]> {
+export async function projectionsBench(events = 30_000): Promise<BenchRow[]> {
   const [nats, mariadb, redis] = await Promise.all([
     NatsServer.start(),
     MariaDbServer.start(),
     RedisServer.start(),
   ]);
-  const rows: ProjectionBenchRow[] = [];
+  const rows: BenchRow[] = [];
   const row = (c: string, value: number, unit: string) =>
     rows.push({ bench: 'projections', case: c, value, unit });
   try {

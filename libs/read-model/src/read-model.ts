@@ -172,24 +172,11 @@ export class ReadModel {
 
   /** Unread per conversation and the total, for every current conversation of the user, in one round trip. */
   async unread(userId: string): Promise<UnreadSummary> {
-    const k = this.redis.keys;
-    const rows = await this.redis.client.parleyReadState(
-      k.userConversations(userId),
-      k.userReads(userId),
-      k.userOwn(userId),
-      k.prefix,
-      'unread',
-    );
+    const rows = await this.readState(userId, 'unread');
     const conversations = rows
       .map(([conversationId, membership, readSeq, ownLastSeq, lastSeq]) => ({
         conversationId,
-        unread: unreadCount({
-          lastSeq: Number(lastSeq),
-          readSeq: Number(readSeq),
-          joinSeq: decodeMembership(membership).joinSeq,
-          ownLastSeq: Number(ownLastSeq),
-          isMember: true,
-        }),
+        unread: unreadCount(readView(membership, readSeq, ownLastSeq, lastSeq)),
       }))
       .sort((a, b) => (a.conversationId < b.conversationId ? -1 : 1));
     return { total: conversations.reduce((s, c) => s + c.unread, 0), conversations };
@@ -197,14 +184,7 @@ export class ReadModel {
 
   /** The user's current conversations, most recently active first (ordered now, from the heads). */
   async sessions(userId: string, opts: { limit?: number } = {}): Promise<{ conversations: SessionView[] }> {
-    const k = this.redis.keys;
-    const rows = await this.redis.client.parleyReadState(
-      k.userConversations(userId),
-      k.userReads(userId),
-      k.userOwn(userId),
-      k.prefix,
-      'sessions',
-    );
+    const rows = await this.readState(userId, 'sessions');
     const sessions = rows.map((r): SessionView => {
       const [
         conversationId,
@@ -219,13 +199,7 @@ export class ReadModel {
         recalled,
         dissolvedAt,
       ] = r;
-      const view = {
-        lastSeq: Number(last),
-        readSeq: Number(read),
-        joinSeq: decodeMembership(membership).joinSeq,
-        ownLastSeq: Number(own),
-        isMember: true,
-      };
+      const view = readView(membership, read, own, last);
       const lastMessage: Message | null = preview
         ? {
             ...(JSON.parse(preview) as MessagePreview),
@@ -450,6 +424,18 @@ export class ReadModel {
     throw new ParleyError(ErrorCode.FORBIDDEN, `${userId} is not a member of ${conversationId}`);
   }
 
+  /** One READ_STATE round trip: the user's current conversations with their read positions and heads. */
+  private readState(userId: string, mode: 'unread' | 'sessions') {
+    const k = this.redis.keys;
+    return this.redis.client.parleyReadState(
+      k.userConversations(userId),
+      k.userReads(userId),
+      k.userOwn(userId),
+      k.prefix,
+      mode,
+    );
+  }
+
   private async messages(where: string, params: unknown[], join = ''): Promise<Message[]> {
     const rows = (await this.db.dataSource.query(
       `SELECT ${MESSAGE_COLUMNS} FROM messages m ${join} WHERE m.stream_seq IS NOT NULL AND ${where}`,
@@ -457,6 +443,17 @@ export class ReadModel {
     )) as MessageRow[];
     return rows.map(messageFromRow);
   }
+}
+
+/** The read-state view of one row of the READ_STATE script (the user is a current member). */
+function readView(membership: string, readSeq: string, ownLastSeq: string, lastSeq: string) {
+  return {
+    lastSeq: Number(lastSeq),
+    readSeq: Number(readSeq),
+    joinSeq: decodeMembership(membership).joinSeq,
+    ownLastSeq: Number(ownLastSeq),
+    isMember: true,
+  };
 }
 
 function kindOf(cid: string): 'group' | 'direct' {

@@ -58,7 +58,7 @@ export class ConversationActor {
     notAfter?: () => number,
   ): Promise<ConversationOutcome> {
     const state = await this.load();
-    if (this.stale) await this.catchUpIfBehind();
+    if (this.stale) await this.catchUp();
     return appendWithRetry<ConversationOutcome>(this.policy, async () => {
       const decision = decideConversation(state, command, meta, this.rules);
       if (decision.type !== 'append') return { done: { decision } };
@@ -90,8 +90,9 @@ export class ConversationActor {
 
   /** What a user actor needs to decide a MarkRead, fresh from the log. */
   async membership(userId: string): Promise<ConversationMembership> {
-    await this.load();
-    await this.catchUpIfBehind();
+    // A first load replays everything; a loaded actor folds what other hosts appended since.
+    if (this.state) await this.catchUp();
+    else await this.load();
     const s = this.state!;
     const member = s.members.get(userId);
     return {
@@ -121,7 +122,10 @@ export class ConversationActor {
     return this.state;
   }
 
-  /** Folds every event after the last one seen. */
+  /**
+   * Folds every event after the last one seen. Costs one direct get when nothing is new
+   * (replaySubject reads the subject's last position first).
+   */
   private async catchUp(): Promise<void> {
     for await (const stored of this.log.replaySubject(this.subject, this.lastStreamSeq + 1)) {
       const event = decodeEvent(stored.data) as ConversationEvent;
@@ -134,11 +138,6 @@ export class ConversationActor {
       evolveConversation(this.state!, event, { streamSeq: stored.streamSeq }, this.rules);
       this.lastStreamSeq = stored.streamSeq;
     }
-  }
-
-  private async catchUpIfBehind(): Promise<void> {
-    const last = await this.log.readLast(this.subject);
-    if (last && last.streamSeq > this.lastStreamSeq) await this.catchUp();
     this.stale = false;
   }
 }

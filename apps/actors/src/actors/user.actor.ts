@@ -45,12 +45,8 @@ export class UserActor {
     notAfter?: () => number,
   ): Promise<ReadOutcome> {
     const state = await this.load();
-    if (this.stale) {
-      // The user's partition changed hands: fold what the previous owner wrote before deciding.
-      const last = await this.log.readLast(this.subject);
-      if (last && last.streamSeq > this.lastStreamSeq) await this.catchUp();
-      this.stale = false;
-    }
+    // The user's partition changed hands: fold what the previous owner wrote before deciding.
+    if (this.stale) await this.catchUp();
     return appendWithRetry<ReadOutcome>(this.policy, async () => {
       const { decision, outcome } = decideUser(state, command, conversation, meta);
       if (decision.type !== 'append') return { done: outcome };
@@ -100,5 +96,6 @@ export class UserActor {
       evolveUser(this.state!, event);
       this.lastStreamSeq = stored.streamSeq;
     }
+    this.stale = false;
   }
 }
