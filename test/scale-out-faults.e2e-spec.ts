@@ -208,9 +208,18 @@ describe('scale-out under faults (3-node NATS cluster, two actor host processes)
     await load;
     const loadMs = Date.now() - started;
 
-    // Everything the load wrote is projected.
-    const lastSeq = (await jsm.streams.info(EVENTS_STREAM)).state.last_seq;
-    await projector.waitFor(lastSeq, 60_000);
+    // Everything the load wrote is projected. A request the client gave up on during the failover may
+    // still be appended by a host after the load stopped: wait until the stream is quiet.
+    let lastSeq = -1;
+    await waitFor(
+      async () => {
+        const seen = lastSeq;
+        lastSeq = (await jsm.streams.info(EVENTS_STREAM)).state.last_seq;
+        await projector.waitFor(lastSeq, 60_000);
+        return seen === lastSeq;
+      },
+      { timeoutMs: 90_000, intervalMs: 2_000, message: 'the stream to be quiet and projected' },
+    );
 
     // The log: seqs 1..N per conversation, each acknowledged send exactly once at its acknowledged seq.
     const log = await JetStreamEventLog.create(nc);

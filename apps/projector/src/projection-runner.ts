@@ -110,7 +110,7 @@ export class ProjectionRunner {
 
   /** Resumes from the recorded position and starts consuming. */
   async start(): Promise<void> {
-    this.jsm = await this.nc.jetstreamManager();
+    this.jsm = await this.nc.jetstreamManager({ checkAPI: false });
     this.applied = await this.projection.position();
     await this.loop.start();
     this.ticker = setInterval(() => void this.tick(), IDLE_TICK_MS);
@@ -125,7 +125,7 @@ export class ProjectionRunner {
 
   /** Position, stream end and lag (for metrics). */
   async status(): Promise<ProjectionStatus> {
-    const jsm = (this.jsm ??= await this.nc.jetstreamManager());
+    const jsm = (this.jsm ??= await this.nc.jetstreamManager({ checkAPI: false }));
     const streamLastSeq = (await jsm.streams.info(this.stream)).state.last_seq;
     return {
       name: this.projection.name,
@@ -162,7 +162,7 @@ export class ProjectionRunner {
    */
   private tick(): Promise<void> {
     const run = this.serial.then(async () => {
-      const jsm = (this.jsm ??= await this.nc.jetstreamManager());
+      const jsm = (this.jsm ??= await this.nc.jetstreamManager({ checkAPI: false }));
       const floor = (await jsm.consumers.info(this.stream, this.durable)).ack_floor.stream_seq;
       if (floor <= this.applied) return;
       await this.projection.apply([], floor);
@@ -175,7 +175,7 @@ export class ProjectionRunner {
   /** The consumer's ack floor, cached briefly: a batch retried one event at a time asks once. */
   private async ackFloor(): Promise<number> {
     if (this.floorCache && Date.now() - this.floorCache.at < 100) return this.floorCache.floor;
-    const jsm = (this.jsm ??= await this.nc.jetstreamManager());
+    const jsm = (this.jsm ??= await this.nc.jetstreamManager({ checkAPI: false }));
     const floor = (await jsm.consumers.info(this.stream, this.durable)).ack_floor.stream_seq;
     this.floorCache = { at: Date.now(), floor };
     return floor;

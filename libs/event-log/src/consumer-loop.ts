@@ -124,7 +124,7 @@ export class ConsumerLoop<T> {
 
   /** Ensures the durable consumer exists with these settings and starts consuming in the background. */
   async start(): Promise<void> {
-    const jsm = await this.nc.jetstreamManager();
+    const jsm = await this.nc.jetstreamManager({ checkAPI: false });
     await retryTransient(`creating consumer ${this.o.durable}`, () => this.ensureConsumer(jsm), this.log);
     this.running = this.run();
   }

@@ -55,7 +55,7 @@ export class JetStreamEventLog extends EventLog {
 
   /** Creates the log for a connection. */
   static async create(nc: NatsConnection, opts: JetStreamEventLogOptions = {}): Promise<JetStreamEventLog> {
-    return new JetStreamEventLog(nc, await nc.jetstreamManager(), opts);
+    return new JetStreamEventLog(nc, await nc.jetstreamManager({ checkAPI: false }), opts);
   }
 
   /**

@@ -26,7 +26,9 @@ export class NatsClient implements OnApplicationShutdown {
   /** Connects (retrying for a while), then ensures the streams and warns about unsafe server versions. */
   async connect(servers: string, name: string, streams: StreamSettings): Promise<void> {
     this.connection = await connectToNats({ servers, name });
-    this.manager = await this.connection.jetstreamManager();
+    // No API probe here: while a cluster elects its meta leader the probe times out and would crash the
+    // boot; the calls below retry transient errors instead.
+    this.manager = await this.connection.jetstreamManager({ checkAPI: false });
     const version = this.connection.info?.version ?? '0.0.0';
     if (expectedSequenceUnsafe(version, streams.replicas)) {
       this.log.warn(

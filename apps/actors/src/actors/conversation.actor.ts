@@ -1,10 +1,8 @@
 import {
   type ConversationEvent,
   conversationEventSubject,
-  decodeEvent,
-  encodeEvent,
-  ErrorCode,
-  ParleyError,
+  isConversationEvent,
+  type ParleyEvent,
 } from '@parley/contracts';
 import {
   type CommandMeta,
@@ -17,8 +15,9 @@ import {
   evolveConversation,
   initialConversationState,
 } from '@parley/domain';
-import { ConcurrencyError, type EventLog } from '@parley/event-log';
-import { type AppendPolicy, appendWithRetry } from './append-with-retry';
+import { type EventLog } from '@parley/event-log';
+import { type AppendPolicy } from './append-with-retry';
+import { SubjectActor } from './subject-actor';
 
 /** The outcome of a command on a conversation. */
 export interface ConversationOutcome {
@@ -33,67 +32,39 @@ export interface ConversationOutcome {
  * appended with the expected-last-subject-sequence guard; a conflict means another host wrote first,
  * so it catches up from the log and decides again.
  */
-export class ConversationActor {
-  private state?: ConversationState;
-  private lastStreamSeq = 0;
-  private stale = false;
-  private readonly subject: string;
-
+export class ConversationActor extends SubjectActor<ConversationState, ConversationEvent> {
   constructor(
     readonly conversationId: string,
-    private readonly log: EventLog,
+    log: EventLog,
     private readonly rules: ConversationRules,
-    private readonly policy: AppendPolicy,
+    policy: AppendPolicy,
   ) {
-    this.subject = conversationEventSubject(conversationId);
+    super(conversationEventSubject(conversationId), log, policy);
   }
 
   /**
    * Decides and appends one command; retries on conflicts (bounded), then answers CONFLICT.
    * `notAfter` bounds when an append may start (the end of this host's lease on the actor).
    */
-  async execute(
+  execute(
     command: ConversationCommand,
     meta: CommandMeta,
     notAfter?: () => number,
   ): Promise<ConversationOutcome> {
-    const state = await this.load();
-    if (this.stale) await this.catchUp();
-    return appendWithRetry<ConversationOutcome>(this.policy, async () => {
+    return this.decideAndAppend<ConversationOutcome>((state) => {
       const decision = decideConversation(state, command, meta, this.rules);
       if (decision.type !== 'append') return { done: { decision } };
       const msgId =
         command.type === 'SendMessage'
           ? `send:${this.conversationId}:${command.from}:${command.clientMsgId}`
           : `${meta.commandId}`;
-      try {
-        const r = await this.log.append(this.subject, encodeEvent(decision.event), {
-          expectedLastSubjectSeq: this.lastStreamSeq,
-          msgId,
-          notAfter,
-        });
-        if (r.duplicate) {
-          // The log already holds an event with this id: catch up and decide again from the truth.
-          await this.catchUp();
-          return { retry: true };
-        }
-        evolveConversation(state, decision.event, { streamSeq: r.streamSeq }, this.rules);
-        this.lastStreamSeq = r.streamSeq;
-        return { done: { decision, streamSeq: r.streamSeq } };
-      } catch (err) {
-        if (!(err instanceof ConcurrencyError)) throw err;
-        await this.catchUp();
-        return { retry: true, conflict: true };
-      }
-    });
+      return { event: decision.event, msgId, after: (streamSeq) => ({ decision, streamSeq }) };
+    }, notAfter);
   }
 
   /** What a user actor needs to decide a MarkRead, fresh from the log. */
   async membership(userId: string): Promise<ConversationMembership> {
-    // A first load replays everything; a loaded actor folds what other hosts appended since.
-    if (this.state) await this.catchUp();
-    else await this.load();
-    const s = this.state!;
+    const s = await this.fresh();
     const member = s.members.get(userId);
     return {
       exists: s.exists,
@@ -105,39 +76,15 @@ export class ConversationActor {
     };
   }
 
-  /**
-   * Another host may have written since this actor last folded (its partition changed hands): the next
-   * command checks the subject's last position first, instead of meeting a conflict.
-   */
-  invalidate(): void {
-    this.stale = true;
+  protected initialState(): ConversationState {
+    return initialConversationState(this.conversationId);
   }
 
-  /** The folded state (loaded on first use). */
-  async load(): Promise<ConversationState> {
-    if (!this.state) {
-      this.state = initialConversationState(this.conversationId);
-      await this.catchUp();
-    }
-    return this.state;
+  protected owns(event: ParleyEvent): event is ConversationEvent {
+    return isConversationEvent(event) && event.conversationId === this.conversationId;
   }
 
-  /**
-   * Folds every event after the last one seen. Costs one direct get when nothing is new
-   * (replaySubject reads the subject's last position first).
-   */
-  private async catchUp(): Promise<void> {
-    for await (const stored of this.log.replaySubject(this.subject, this.lastStreamSeq + 1)) {
-      const event = decodeEvent(stored.data) as ConversationEvent;
-      if (!('conversationId' in event) || event.conversationId !== this.conversationId) {
-        throw new ParleyError(
-          ErrorCode.UNAVAILABLE,
-          `foreign event on ${this.subject} at ${stored.streamSeq}`,
-        );
-      }
-      evolveConversation(this.state!, event, { streamSeq: stored.streamSeq }, this.rules);
-      this.lastStreamSeq = stored.streamSeq;
-    }
-    this.stale = false;
+  protected evolve(state: ConversationState, event: ConversationEvent, streamSeq: number): void {
+    evolveConversation(state, event, { streamSeq }, this.rules);
   }
 }

@@ -141,7 +141,7 @@ export class PartitionLeases {
       ttl: this.settings.ttlMs,
       replicas: this.settings.replicas,
     });
-    const jsm = await this.nc.jetstreamManager();
+    const jsm = await this.nc.jetstreamManager({ checkAPI: false });
     const info = await jsm.streams.info(`KV_${this.bucket}`);
     if (info.config.max_age !== nanos(this.settings.ttlMs)) {
       this.log.warn(`aligning ${this.bucket} max age to IM_LEASE_TTL_MS=${this.settings.ttlMs}`);

@@ -45,6 +45,18 @@ export class EventFeed {
     return this.ready;
   }
 
+  /**
+   * The stream seq of the subject's last stored event (0 when none); the feed's own watermark when the
+   * log cannot be asked.
+   */
+  async lastStored(): Promise<number> {
+    try {
+      return await this.lastSeq();
+    } catch {
+      return this.delivered;
+    }
+  }
+
   /** Stops listening. */
   close(): void {
     this.closed = true;

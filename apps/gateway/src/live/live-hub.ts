@@ -24,11 +24,22 @@ import { GatewayMetrics } from '../ops/gateway-metrics';
 import { EventFeed } from './event-feed';
 import { type LiveSocket, type ServerFrame } from './live-socket';
 
+/** One connected user's interest in one conversation. */
+interface MemberInterest {
+  /** When the interest was added (epoch ms). */
+  addedAt: number;
+  /**
+   * Events at or before this stream seq are not pushed to the user: they were in the log before the
+   * user became a member (or connected), so they are history. Infinity until it is known.
+   */
+  after: number;
+}
+
 interface ConversationInterest {
   feed: EventFeed;
   signals: Subscription;
-  /** Connected users of this gateway who are members, with when their interest was added. */
-  users: Map<string, number>;
+  /** Connected users of this gateway who are members. */
+  users: Map<string, MemberInterest>;
 }
 
 interface UserPresence {
@@ -115,8 +126,7 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
    * (create, join, a direct chat's first message) is sent, so the event it appends is pushed too.
    */
   async prepare(cid: string, userIds: string[]): Promise<void> {
-    const added = userIds.filter((u) => this.users.has(u)).map((u) => this.addInterest(u, cid));
-    await Promise.all(added);
+    await Promise.all(userIds.map((u) => this.addInterest(u, cid)));
   }
 
   /** True when this gateway knows `userId` as a member of `cid` (used to authorize signals). */
@@ -151,14 +161,23 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
   private async loadInterest(uid: string, p: UserPresence): Promise<void> {
     try {
       const { conversations } = await this.readModel.unread(uid);
-      await Promise.all(conversations.map((c) => this.addInterest(uid, c.conversationId, p)));
+      await Promise.all(conversations.map((c) => this.addInterest(uid, c.conversationId, { presence: p })));
     } catch (err) {
       this.log.warn(`cannot load the conversations of ${uid}: ${(err as Error).message}`);
     }
   }
 
-  private async addInterest(uid: string, cid: string, presence?: UserPresence): Promise<void> {
-    const p = presence ?? this.users.get(uid);
+  /**
+   * Makes `uid` interested in `cid`: pushes start after the event at `fromStreamSeq` − 1 when the
+   * interest comes from a membership event, else after what the log holds now (the user's join is
+   * still to come, or the user just connected: what is already stored is history, read by sync).
+   */
+  private async addInterest(
+    uid: string,
+    cid: string,
+    opts: { presence?: UserPresence; fromStreamSeq?: number } = {},
+  ): Promise<void> {
+    const p = opts.presence ?? this.users.get(uid);
     if (!p) return;
     p.conversations.add(cid);
     let c = this.conversations.get(cid);
@@ -173,8 +192,19 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
       this.conversations.set(cid, c);
       this.metrics.feeds.set(this.feedCount());
     }
-    if (!c.users.has(uid)) c.users.set(uid, Date.now());
+    let interest = c.users.get(uid);
+    if (interest && opts.fromStreamSeq === undefined) {
+      await c.feed.whenReady().catch(() => undefined);
+      return;
+    }
+    if (!interest) c.users.set(uid, (interest = { addedAt: Date.now(), after: Infinity }));
+    // Two starts may race (a command's prepare and the membership event it appended): the earlier wins.
+    if (opts.fromStreamSeq !== undefined) {
+      interest.after = Math.min(interest.after, opts.fromStreamSeq - 1);
+      return;
+    }
     await c.feed.whenReady().catch(() => undefined);
+    interest.after = Math.min(interest.after, await c.feed.lastStored());
   }
 
   private removeInterest(uid: string, cid: string): void {
@@ -199,11 +229,22 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
     return this.conversations.size + this.users.size;
   }
 
-  /** Pushes a frame to every socket of every user interested in `cid` (each socket once). */
-  private toConversation(cid: string, frame: ServerFrame, except?: string): void {
+  /**
+   * Pushes a frame to every socket of every user interested in `cid` (each socket once); a stored
+   * event (with its stream seq) only to the users whose interest started before it.
+   */
+  private toConversation(
+    cid: string,
+    frame: ServerFrame,
+    opts: { streamSeq?: number; except?: string } = {},
+  ): void {
     const c = this.conversations.get(cid);
     if (!c) return;
-    for (const uid of c.users.keys()) if (uid !== except) this.toUser(uid, frame);
+    for (const [uid, interest] of c.users) {
+      if (uid === opts.except) continue;
+      if (opts.streamSeq !== undefined && opts.streamSeq <= interest.after) continue;
+      this.toUser(uid, frame);
+    }
   }
 
   private toUser(uid: string, frame: ServerFrame): void {
@@ -220,42 +261,47 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
       conversationId: cid,
       event: { type: event.type, at: event.at, streamSeq, ...event.data },
     });
+    const stored = { streamSeq };
     switch (event.type) {
       case 'MessageSent': {
         const d = event.data;
-        this.toConversation(cid, {
-          type: 'message',
-          message: {
-            conversationId: cid,
-            seq: d.seq,
-            streamSeq,
-            from: d.from,
-            kind: d.kind,
-            body: d.body,
-            mentions: d.mentions,
-            at: event.at,
-            recalled: false,
+        this.toConversation(
+          cid,
+          {
+            type: 'message',
+            message: {
+              conversationId: cid,
+              seq: d.seq,
+              streamSeq,
+              from: d.from,
+              kind: d.kind,
+              body: d.body,
+              mentions: d.mentions,
+              at: event.at,
+              recalled: false,
+            },
           },
-        });
+          stored,
+        );
         return;
       }
       case 'MessageRecalled':
-        this.toConversation(cid, { type: 'recall', conversationId: cid, ...event.data, streamSeq });
+        this.toConversation(cid, { type: 'recall', conversationId: cid, ...event.data, streamSeq }, stored);
         return;
       case 'GroupCreated':
-        await this.prepare(cid, [event.data.owner, ...event.data.members]);
-        this.toConversation(cid, member());
+        await this.joined(cid, [event.data.owner, ...event.data.members], streamSeq);
+        this.toConversation(cid, member(), stored);
         return;
       case 'MembersJoined':
-        await this.prepare(cid, event.data.userIds);
-        this.toConversation(cid, member());
+        await this.joined(cid, event.data.userIds, streamSeq);
+        this.toConversation(cid, member(), stored);
         return;
       case 'MemberLeft':
-        this.toConversation(cid, member());
+        this.toConversation(cid, member(), stored);
         this.removeInterest(event.data.userId, cid);
         return;
       case 'GroupDissolved':
-        this.toConversation(cid, member());
+        this.toConversation(cid, member(), stored);
         this.dropConversation(cid);
         return;
       default: {
@@ -263,6 +309,11 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
         return _exhaustive;
       }
     }
+  }
+
+  /** Members added by an event this gateway did not prepare (another gateway, a service on NATS). */
+  private async joined(cid: string, userIds: string[], streamSeq: number): Promise<void> {
+    await Promise.all(userIds.map((u) => this.addInterest(u, cid, { fromStreamSeq: streamSeq })));
   }
 
   private async onUserEvent(uid: string, streamSeq: number, e: ParleyEvent): Promise<void> {
@@ -289,7 +340,7 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
       this.toConversation(
         cid,
         { type: 'signal', conversationId: cid, from: s.from, body: s.body, at },
-        s.from,
+        { except: s.from },
       );
     } catch {
       // signals are best effort: a malformed one is dropped
@@ -322,7 +373,7 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
         );
         for (const cid of current) if (!p.conversations.has(cid)) await this.addInterest(uid, cid);
         for (const cid of [...p.conversations]) {
-          const since = this.conversations.get(cid)?.users.get(uid) ?? 0;
+          const since = this.conversations.get(cid)?.users.get(uid)?.addedAt ?? 0;
           // Interest added moments ago may be ahead of the projection: keep it for a while.
           if (!current.has(cid) && Date.now() - since > graceMs) this.removeInterest(uid, cid);
         }

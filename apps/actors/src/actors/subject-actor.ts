@@ -1,0 +1,106 @@
+import { decodeEvent, encodeEvent, ErrorCode, type ParleyEvent, ParleyError } from '@parley/contracts';
+import { ConcurrencyError, type EventLog } from '@parley/event-log';
+import { type AppendPolicy, appendWithRetry } from './append-with-retry';
+
+/** What one attempt decided: nothing to write (a final answer), or one event to append. */
+export type Decided<E, T> = { done: T } | { event: E; msgId: string; after: (streamSeq: number) => T };
+
+/**
+ * The shell every actor shares: state folded from its own subject, and decisions appended with the
+ * expected-last-subject-sequence guard. A conflict means another writer got there first, and a
+ * duplicate Nats-Msg-Id means the log already holds the event: either way the actor catches up and
+ * decides again (bounded by the policy).
+ */
+export abstract class SubjectActor<S, E extends ParleyEvent> {
+  private state?: S;
+  private lastStreamSeq = 0;
+  private stale = false;
+
+  protected constructor(
+    protected readonly subject: string,
+    protected readonly log: EventLog,
+    private readonly policy: AppendPolicy,
+  ) {}
+
+  /** The state before the first event. */
+  protected abstract initialState(): S;
+  /** True when a stored event belongs to this actor (anything else on its subject is corruption). */
+  protected abstract owns(event: ParleyEvent): event is E;
+  /** Folds one event into the state. */
+  protected abstract evolve(state: S, event: E, streamSeq: number): void;
+
+  /**
+   * Another host may have written since this actor last folded (its partition changed hands): the next
+   * command catches up first, instead of meeting a conflict.
+   */
+  invalidate(): void {
+    this.stale = true;
+  }
+
+  /** The folded state: replayed on first use, caught up when another host may have written. */
+  protected async current(): Promise<S> {
+    if (!this.state) {
+      this.state = this.initialState();
+      await this.catchUp();
+    } else if (this.stale) {
+      await this.catchUp();
+    }
+    return this.state;
+  }
+
+  /** The state, fresh from the log: a loaded actor folds what other hosts appended since. */
+  protected async fresh(): Promise<S> {
+    if (this.state) await this.catchUp();
+    return this.current();
+  }
+
+  /** Decides against the state and appends what was decided, retrying after conflicts and duplicates. */
+  protected async decideAndAppend<T>(
+    decide: (state: S) => Decided<E, T>,
+    notAfter?: () => number,
+  ): Promise<T> {
+    const state = await this.current();
+    return appendWithRetry<T>(this.policy, async () => {
+      const decided = decide(state);
+      if ('done' in decided) return { done: decided.done };
+      try {
+        const r = await this.log.append(this.subject, encodeEvent(decided.event), {
+          expectedLastSubjectSeq: this.lastStreamSeq,
+          msgId: decided.msgId,
+          notAfter,
+        });
+        if (r.duplicate) {
+          // The log already holds an event with this id: catch up and decide again from the truth.
+          await this.catchUp();
+          return { retry: true };
+        }
+        this.evolve(state, decided.event, r.streamSeq);
+        this.lastStreamSeq = r.streamSeq;
+        return { done: decided.after(r.streamSeq) };
+      } catch (err) {
+        if (!(err instanceof ConcurrencyError)) throw err;
+        await this.catchUp();
+        return { retry: true, conflict: true };
+      }
+    });
+  }
+
+  /**
+   * Folds every event after the last one seen. Costs one direct get when nothing is new
+   * (replaySubject reads the subject's last position first).
+   */
+  private async catchUp(): Promise<void> {
+    for await (const stored of this.log.replaySubject(this.subject, this.lastStreamSeq + 1)) {
+      const event = decodeEvent(stored.data);
+      if (!this.owns(event)) {
+        throw new ParleyError(
+          ErrorCode.UNAVAILABLE,
+          `foreign event on ${this.subject} at ${stored.streamSeq}`,
+        );
+      }
+      this.evolve(this.state!, event, stored.streamSeq);
+      this.lastStreamSeq = stored.streamSeq;
+    }
+    this.stale = false;
+  }
+}
