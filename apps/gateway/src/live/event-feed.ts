@@ -81,9 +81,9 @@ export class EventFeed {
         }
       }
     } catch (err) {
-      EventFeed.log.warn(
-        `feed ${this.subject} stalled: ${(err as Error).message}; resumes on the next event`,
-      );
+      EventFeed.log.warn(`feed ${this.subject} stalled: ${(err as Error).message}; retrying in 1 s`);
+      // The event that woke it may be the last for a while: look again instead of waiting for the next.
+      setTimeout(() => !this.closed && this.wake(), 1_000).unref();
     } finally {
       this.running = false;
     }
