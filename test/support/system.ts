@@ -58,23 +58,57 @@ export interface TestSystem {
   close(): Promise<void>;
 }
 
+/** A NATS user: name and password. */
+export interface NatsUser {
+  user: string;
+  pass: string;
+}
+
+/** Options of {@link startSystem}. */
+export interface SystemOptions {
+  /**
+   * nats-server configuration requiring authentication (an `authorization` block), and the user each
+   * app connects as (the projections connect as `projector`).
+   */
+  natsAuth?: {
+    config: string;
+    /** Environment of the server (the passwords the config refers to). */
+    env?: Record<string, string>;
+    users: Record<'actors' | 'projector' | 'gateway', NatsUser>;
+  };
+}
+
+/** `nats://user:pass@host:port` for a server URL. */
+export function natsUrlAs(url: string, u?: NatsUser): string {
+  return u ? url.replace('nats://', `nats://${u.user}:${encodeURIComponent(u.pass)}@`) : url;
+}
+
 /**
  * Starts the system on a private nats-server (so no other test file's actor hosts or projectors meet
  * our events) with a fresh MySQL database and Redis prefix on the shared servers.
  */
-export async function startSystem(gatewayEnv: Record<string, string> = {}): Promise<TestSystem> {
+export async function startSystem(
+  gatewayEnv: Record<string, string> = {},
+  opts: SystemOptions = {},
+): Promise<TestSystem> {
   const { mysqlUrl, redisUrl } = sharedInfra();
-  const nats = await NatsServer.start();
+  const auth = opts.natsAuth;
+  const nats = await NatsServer.start(
+    auth ? { config: auth.config, env: auth.env, probeUser: auth.users.projector } : {},
+  );
   const env = {
-    NATS_URL: nats.url,
+    NATS_URL: natsUrlAs(nats.url, auth?.users.gateway),
     MYSQL_URL: await createTestDatabase(mysqlUrl, uniqueName('gw')),
     REDIS_URL: redisUrl,
     IM_REDIS_PREFIX: `${uniqueName('gw')}:`,
     IM_HOT_GROUPS_CACHE_MS: '0',
     ...gatewayEnv,
   };
-  const actors = await startTestActorHost(nats.url);
-  const nc = await connectToNats({ servers: nats.url, name: 'gateway-test' });
+  const actors = await startTestActorHost(natsUrlAs(nats.url, auth?.users.actors));
+  const nc = await connectToNats({
+    servers: natsUrlAs(nats.url, auth?.users.projector),
+    name: 'gateway-test',
+  });
   const projector = await openHarness(nc, env.MYSQL_URL, redisUrl, env.IM_REDIS_PREFIX);
   await projector.start({ batchSize: 100 });
   const gateway = await startGateway(env);

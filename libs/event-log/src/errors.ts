@@ -51,3 +51,8 @@ export function isTransientNatsError(err: unknown): boolean {
     'CONNECTION_REFUSED',
   ].includes(String(code));
 }
+
+/** True when the server refused a publish or subscription to this connection's user. */
+export function isPermissionError(err: unknown): boolean {
+  return (err as NatsError | undefined)?.code === 'PERMISSIONS_VIOLATION';
+}

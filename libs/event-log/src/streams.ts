@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { isPermissionError } from './errors';
 import {
   DiscardPolicy,
   type JetStreamManager,
@@ -103,6 +104,7 @@ function differences(want: Partial<StreamConfig>, have: StreamConfig): string[] 
 export async function ensureStreams(
   jsm: JetStreamManager,
   settings: StreamSettings,
+  opts: { waitForCreatorMs?: number } = {},
 ): Promise<StreamReport[]> {
   const log = new Logger('streams');
   const reports: StreamReport[] = [];
@@ -119,9 +121,14 @@ export async function ensureStreams(
         reports.push({ name: want.name, action: 'created', differences: [] });
         continue;
       } catch (err) {
-        // Another process created it between our info and add: fall through to compare.
-        if (!/already in use/i.test((err as Error).message)) throw err;
-        info = await jsm.streams.info(want.name);
+        if (isPermissionError(err)) {
+          // This app's NATS user may not create streams (in the cluster only the actor hosts' may).
+          info = await waitForStream(jsm, want.name, opts.waitForCreatorMs ?? 60_000, log);
+        } else {
+          // Another process created it between our info and add: fall through to compare.
+          if (!/already in use/i.test((err as Error).message)) throw err;
+          info = await jsm.streams.info(want.name);
+        }
       }
     }
     // A standalone server stores num_replicas 3 but can only keep one copy: that is drift to report,
@@ -168,6 +175,31 @@ export async function ensureStreams(
     }
   }
   return reports;
+}
+
+/** Waits (bounded) until another app created stream `name`. */
+async function waitForStream(
+  jsm: JetStreamManager,
+  name: string,
+  budgetMs: number,
+  log: Logger,
+): Promise<StreamInfo> {
+  log.warn(`stream ${name} does not exist and this NATS user may not create it: waiting for the actor hosts`);
+  const deadline = Date.now() + budgetMs;
+  for (;;) {
+    try {
+      return await jsm.streams.info(name);
+    } catch (err) {
+      if ((err as { code?: string }).code !== '404') throw err;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `stream ${name} still does not exist after ${budgetMs} ms, and this NATS user may not create it ` +
+            '(the actor hosts create the streams)',
+        );
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
 }
 
 /** Parses a `major.minor.patch` server version into a comparable tuple. */

@@ -15,6 +15,10 @@ export interface NatsServerOptions extends ServerOptions {
   routes?: string[];
   /** Largest message in bytes (default 2 MiB, so a 1 MiB body reaches Parley and gets its error). */
   maxPayload?: number;
+  /** More configuration, appended to the server's config file (e.g. an `authorization` block). */
+  config?: string;
+  /** The user the readiness probe connects as, when `config` requires authentication. */
+  probeUser?: { user: string; pass: string };
 }
 
 /** A nats-server with JetStream (`-js -sd <dir>/js`) on 127.0.0.1, isolated in a temp folder. */
@@ -47,7 +51,10 @@ export class NatsServer extends ServerProcess {
   }
 
   protected override async prepare(): Promise<void> {
-    writeFileSync(join(this.dir, 'nats.conf'), `max_payload: ${this.opts.maxPayload ?? 2 * 1024 * 1024}\n`);
+    writeFileSync(
+      join(this.dir, 'nats.conf'),
+      `max_payload: ${this.opts.maxPayload ?? 2 * 1024 * 1024}\n${this.opts.config ?? ''}\n`,
+    );
   }
 
   protected command(): { bin: string; args: string[] } {
@@ -62,7 +69,7 @@ export class NatsServer extends ServerProcess {
   }
 
   protected async probe(): Promise<void> {
-    const nc = await connect({ servers: this.url, reconnect: false, timeout: 1_000 });
+    const nc = await connect({ servers: this.url, reconnect: false, timeout: 1_000, ...this.opts.probeUser });
     try {
       // A cluster member needs a meta leader before JetStream answers: NatsCluster waits for that.
       if (this.clustered) await nc.flush();

@@ -26,6 +26,11 @@ export interface ServerOptions {
   args?: string[];
   /** How long `start`/`restart` wait for the server to accept connections (ms). */
   startTimeoutMs?: number;
+  /**
+   * More environment for the server process. Pass it here rather than through `process.env`, which
+   * Jest gives each test file as a copy that child processes never see.
+   */
+  env?: Record<string, string>;
 }
 
 const OWNER_FILE = '.parley-owner.json';
@@ -246,7 +251,11 @@ export abstract class ServerProcess {
     let child: ChildProcess;
     try {
       writeSync(out, `--- ${new Date().toISOString()} ${exe} ${args.join(' ')}\n`);
-      child = spawn(file, argv, { stdio: ['ignore', out, out], detached: false });
+      child = spawn(file, argv, {
+        stdio: ['ignore', out, out],
+        detached: false,
+        env: { ...process.env, ...this.options.env },
+      });
     } finally {
       closeSync(out);
     }
