@@ -107,6 +107,8 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
     this.metrics.sockets.inc();
     await p.loaded;
     socket.send({ type: 'ready', userId: uid, conversations: p.conversations.size });
+    // What happened while the interest loaded is history for this socket: the client syncs after ready.
+    socket.ready = true;
   }
 
   /** Forgets a closed socket; the user's last socket ends the user's interest. */
@@ -250,7 +252,7 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
   private toUser(uid: string, frame: ServerFrame): void {
     const p = this.users.get(uid);
     if (!p) return;
-    for (const s of p.sockets) if (s.send(frame)) this.metrics.frames.inc({ type: frame.type });
+    for (const s of p.sockets) if (s.ready && s.send(frame)) this.metrics.frames.inc({ type: frame.type });
   }
 
   private async onConversationEvent(cid: string, streamSeq: number, e: ParleyEvent): Promise<void> {
@@ -352,6 +354,7 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
     const at = Date.now();
     for (const p of this.users.values()) {
       for (const s of p.sockets) {
+        if (!s.ready) continue;
         if (!s.alive) {
           s.ws.terminate();
           continue;

@@ -22,6 +22,8 @@ const OPEN = 1;
 export class LiveSocket {
   /** False after a heartbeat ping until the pong arrives. */
   alive = true;
+  /** True once `ready` was sent: pushes and heartbeats start after it, never before. */
+  ready = false;
 
   constructor(
     readonly ws: WebSocket,
