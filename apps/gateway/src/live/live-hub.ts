@@ -200,9 +200,11 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
       return;
     }
     if (!interest) c.users.set(uid, (interest = { addedAt: Date.now(), after: Infinity }));
-    // Two starts may race (a command's prepare and the membership event it appended): the earlier wins.
+    // A membership event starts an interest that is new or still pending; one already started (the
+    // user connected after the join was stored) keeps its start. A command's prepare and the event it
+    // appended may race: the earlier start wins.
     if (opts.fromStreamSeq !== undefined) {
-      interest.after = Math.min(interest.after, opts.fromStreamSeq - 1);
+      if (interest.after === Infinity) interest.after = opts.fromStreamSeq - 1;
       return;
     }
     await c.feed.whenReady().catch(() => undefined);
