@@ -178,6 +178,24 @@ describe('gateway WebSocket', () => {
     expect(finnWs.of('signal')).toEqual([]);
   });
 
+  it('follows the conversations a user was added to just before connecting', async () => {
+    const [hana, ivan] = [as(uniqueName('hana')), as(uniqueName('ivan'))];
+    for (let round = 0; round < 5; round++) {
+      const gid = uniqueName('fresh');
+      await hana.ok('POST', '/v1/groups', { groupId: gid, name: 'Fresh', members: [ivan.userId] }, 201);
+      // ivan connects at once: the projection may not show the membership yet when his socket opens
+      const ivanWs = await open(ivan);
+      await hana.ok(
+        'POST',
+        `/v1/conversations/g:${gid}/messages`,
+        { clientMsgId: 'hi', kind: 'text', body: 'welcome' },
+        201,
+      );
+      await ivanWs.next((f) => f.type === 'message' && f.message.conversationId === `g:${gid}`);
+      await ivanWs.close();
+    }
+  });
+
   it('authenticates the handshake (query or subprotocol) and sends heartbeats', async () => {
     const base = sys.gateway.url.replace('http', 'ws');
     const refused = (url: string, protocols?: string[]) =>

@@ -17,7 +17,7 @@ import {
   userEventSubject,
 } from '@parley/contracts';
 import { ParleyConfig } from '@parley/config';
-import { NatsClient } from '@parley/event-log';
+import { EVENTS_STREAM, NatsClient } from '@parley/event-log';
 import { ReadModel } from '@parley/read-model';
 import { type Subscription } from 'nats';
 import { GatewayMetrics } from '../ops/gateway-metrics';
@@ -162,6 +162,10 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
 
   private async loadInterest(uid: string, p: UserPresence): Promise<void> {
     try {
+      // Memberships stored before the connect must be in the read model, or the socket would miss
+      // those conversations until the next refresh: wait (bounded) until the counters passed the log's end.
+      const last = (await this.nats.jsm.streams.info(EVENTS_STREAM)).state.last_seq;
+      await this.readModel.waitForProjections(last, { projections: ['counters'] });
       const { conversations } = await this.readModel.unread(uid);
       await Promise.all(conversations.map((c) => this.addInterest(uid, c.conversationId, { presence: p })));
     } catch (err) {
