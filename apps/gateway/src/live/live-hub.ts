@@ -66,6 +66,7 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
   private readonly conversations = new Map<string, ConversationInterest>();
   private heartbeat?: NodeJS.Timeout;
   private refresher?: NodeJS.Timeout;
+  private logEndLookup?: { startedAt: number; value: Promise<number> };
 
   constructor(
     private readonly nats: NatsClient,
@@ -164,13 +165,25 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
     try {
       // Memberships stored before the connect must be in the read model, or the socket would miss
       // those conversations until the next refresh: wait (bounded) until the counters passed the log's end.
-      const last = (await this.nats.jsm.streams.info(EVENTS_STREAM)).state.last_seq;
+      const last = await this.logEnd(Date.now());
       await this.readModel.waitForProjections(last, { projections: ['counters'] });
       const { conversations } = await this.readModel.unread(uid);
       await Promise.all(conversations.map((c) => this.addInterest(uid, c.conversationId, { presence: p })));
     } catch (err) {
       this.log.warn(`cannot load the conversations of ${uid}: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * The stream's last seq, read after `since`: connects arriving together (a reconnect storm after a
+   * gateway restart) share one lookup that started after each of them.
+   */
+  private logEnd(since: number): Promise<number> {
+    const l = this.logEndLookup;
+    if (l && l.startedAt >= since) return l.value;
+    const value = this.nats.jsm.streams.info(EVENTS_STREAM).then((i) => i.state.last_seq);
+    this.logEndLookup = { startedAt: Date.now(), value };
+    return value;
   }
 
   /**
