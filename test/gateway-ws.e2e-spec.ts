@@ -1,6 +1,19 @@
 import { uniqueName, waitFor } from '@parley/testing';
 import { WebSocket } from 'ws';
-import { Client, type LiveClient, signToken, startSystem, type TestSystem } from './support/system';
+import { LiveHub } from '../apps/gateway/src/live/live-hub';
+import {
+  Client,
+  type LiveClient,
+  signToken,
+  startGateway,
+  startSystem,
+  type TestGateway,
+  type TestSystem,
+} from './support/system';
+
+/** Whether a gateway's hub follows `cid` for `userId` (what the refresh changes). */
+const gwInterest = (gw: TestGateway, userId: string, cid: string) =>
+  gw.app.get(LiveHub).isInterested(userId, cid);
 
 /** WebSocket /v1/ws end to end with real `ws` clients against the whole system. */
 describe('gateway WebSocket', () => {
@@ -193,6 +206,52 @@ describe('gateway WebSocket', () => {
       );
       await ivanWs.next((f) => f.type === 'message' && f.message.conversationId === `g:${gid}`);
       await ivanWs.close();
+    }
+  });
+
+  it('picks up a membership changed elsewhere (a service on NATS) with its periodic refresh', async () => {
+    const gw = await startGateway({ ...sys.env, IM_WS_REFRESH_MS: '200' });
+    try {
+      const jack = new Client(gw.url, uniqueName('jack'));
+      const jackWs = await jack.socket();
+      sockets.push(jackWs);
+      const cid = `g:${uniqueName('elsewhere')}`;
+      const ask = async (subject: string, body: unknown) =>
+        JSON.parse(
+          Buffer.from(
+            (await sys.nc.request(subject, Buffer.from(JSON.stringify(body)), { timeout: 5_000 })).data,
+          ).toString(),
+        ) as { ok: boolean };
+      // no socket of this gateway follows the group: only the refresh can tell jack's socket about it
+      expect(
+        (
+          await ask(`im.cmd.conv.${cid}.create`, {
+            by: 'svc-owner',
+            name: 'Elsewhere',
+            members: [jack.userId],
+          })
+        ).ok,
+      ).toBe(true);
+      await waitFor(() => gwInterest(gw, jack.userId, cid), { timeoutMs: 10_000, message: 'the refresh' });
+      expect(
+        (
+          await ask(`im.cmd.conv.${cid}.send`, {
+            from: 'svc-owner',
+            clientMsgId: 'e1',
+            kind: 'text',
+            body: 'hello',
+          })
+        ).ok,
+      ).toBe(true);
+      expect(
+        (await jackWs.next((f) => f.type === 'message' && f.message.conversationId === cid)).message,
+      ).toMatchObject({
+        seq: 1,
+        body: 'hello',
+      });
+      await jackWs.close();
+    } finally {
+      await gw.close();
     }
   });
 

@@ -42,6 +42,9 @@ interface ConversationInterest {
   users: Map<string, MemberInterest>;
 }
 
+/** Users whose interest one refresh round reconciles at a time. */
+const REFRESH_CONCURRENCY = 16;
+
 interface UserPresence {
   sockets: Set<LiveSocket>;
   feed: EventFeed;
@@ -67,6 +70,7 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
   private heartbeat?: NodeJS.Timeout;
   private refresher?: NodeJS.Timeout;
   private logEndLookup?: { startedAt: number; value: Promise<number> };
+  private refreshing = false;
 
   constructor(
     private readonly nats: NatsClient,
@@ -387,21 +391,38 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
 
   /** Reconciles each connected user's interest with the read model (memberships changed elsewhere). */
   private async refresh(): Promise<void> {
-    const graceMs = 2 * this.config.get('IM_WS_REFRESH_MS');
-    for (const [uid, p] of [...this.users]) {
-      try {
-        const current = new Set(
-          (await this.readModel.unread(uid)).conversations.map((c) => c.conversationId),
-        );
-        for (const cid of current) if (!p.conversations.has(cid)) await this.addInterest(uid, cid);
-        for (const cid of [...p.conversations]) {
-          const since = this.conversations.get(cid)?.users.get(uid)?.addedAt ?? 0;
-          // Interest added moments ago may be ahead of the projection: keep it for a while.
-          if (!current.has(cid) && Date.now() - since > graceMs) this.removeInterest(uid, cid);
+    // A round over many users can outlast the interval: never run two at once.
+    if (this.refreshing) return;
+    this.refreshing = true;
+    const queue = [...this.users];
+    let failed = 0;
+    let lastError = '';
+    const worker = async () => {
+      for (let next = queue.pop(); next; next = queue.pop()) {
+        try {
+          await this.refreshUser(next[0], next[1]);
+        } catch (err) {
+          failed++;
+          lastError = (err as Error).message;
         }
-      } catch (err) {
-        this.log.warn(`refresh of ${uid} failed: ${(err as Error).message}`);
       }
+    };
+    try {
+      await Promise.all(Array.from({ length: REFRESH_CONCURRENCY }, worker));
+      if (failed > 0) this.log.warn(`refresh failed for ${failed} users (last error: ${lastError})`);
+    } finally {
+      this.refreshing = false;
+    }
+  }
+
+  private async refreshUser(uid: string, p: UserPresence): Promise<void> {
+    const graceMs = 2 * this.config.get('IM_WS_REFRESH_MS');
+    const current = new Set((await this.readModel.unread(uid)).conversations.map((c) => c.conversationId));
+    for (const cid of current) if (!p.conversations.has(cid)) await this.addInterest(uid, cid);
+    for (const cid of [...p.conversations]) {
+      const since = this.conversations.get(cid)?.users.get(uid)?.addedAt ?? 0;
+      // Interest added moments ago may be ahead of the projection: keep it for a while.
+      if (!current.has(cid) && Date.now() - since > graceMs) this.removeInterest(uid, cid);
     }
   }
 
