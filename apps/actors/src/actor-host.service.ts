@@ -46,6 +46,9 @@ export { isInfrastructureError, replyForError } from './replies';
  * im-actors) and durable commands on IM_INGRESS (`im.in.>`, acked after the event is appended,
  * answered on Im-Reply-To). Malformed input gets an error reply and never reaches an actor.
  */
+/** Longest one shutdown step may take (a lease drain needs up to 2/3 of the lease ttl). */
+const SHUTDOWN_STEP_MS = 15_000;
+
 @Injectable()
 export class ActorHostService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly log = new Logger('actor-host');
@@ -161,15 +164,39 @@ export class ActorHostService implements OnApplicationBootstrap, BeforeApplicati
 
   /** Stops taking commands, lets every mailbox finish, then the NATS connection drains. */
   async beforeApplicationShutdown(): Promise<void> {
-    await this.sub?.drain().catch(() => undefined);
+    await this.shutdownStep('draining the command subscription', async () =>
+      this.sub?.drain().catch(() => undefined),
+    );
     this.statsSub?.unsubscribe();
-    await this.ingress?.stop();
+    await this.shutdownStep('stopping the ingress consumer', async () => this.ingress?.stop());
     // Hands every partition to another host once its commands finished, then stops forwarding.
-    await this.leases?.stop();
+    await this.shutdownStep('handing the partitions over', async () => this.leases?.stop());
     this.router?.close();
-    await this.handler.idle();
+    const idle = await this.shutdownStep('finishing the mailboxes', () => this.handler.idle());
     this.handler.close();
-    this.log.log('actor host stopped: mailboxes empty');
+    this.log.log(idle ? 'actor host stopped: mailboxes empty' : 'actor host stopped');
+  }
+
+  /**
+   * One step of the shutdown, bounded: a step still running after SHUTDOWN_STEP_MS is logged and left
+   * behind, so that a stuck step can neither hang the process nor hide which step it was.
+   */
+  private async shutdownStep(what: string, run: () => Promise<unknown>): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const capped = new Promise<false>(
+      (resolve) => (timer = setTimeout(() => resolve(false), SHUTDOWN_STEP_MS)),
+    );
+    const done = run().then(
+      () => true,
+      (err) => {
+        this.log.warn(`shutdown: ${what} failed: ${(err as Error).message}`);
+        return true;
+      },
+    );
+    const finished = await Promise.race([done, capped]);
+    clearTimeout(timer);
+    if (!finished) this.log.warn(`shutdown: ${what} still running after ${SHUTDOWN_STEP_MS} ms; going on`);
+    return finished;
   }
 
   /** Commands waiting or running. */

@@ -4,6 +4,9 @@ import { connectToNats } from './connection';
 import { retryTransient } from './retry';
 import { ensureStreams, expectedSequenceUnsafe, type StreamSettings } from './streams';
 
+/** Longest a shutdown drain may take before the connection is simply closed. */
+const DRAIN_TIMEOUT_MS = 10_000;
+
 /** The app's one NATS connection, as a Nest provider: connected at boot, drained at shutdown. */
 @Injectable()
 export class NatsClient implements OnApplicationShutdown {
@@ -46,8 +49,25 @@ export class NatsClient implements OnApplicationShutdown {
     }
   }
 
-  /** Drains on shutdown: in-flight messages are delivered and acks flushed before the socket closes. */
+  /**
+   * Drains on shutdown: in-flight messages are delivered and acks flushed before the socket closes.
+   * Bounded: a drain the server never completes ends in a plain close.
+   */
   async onApplicationShutdown(): Promise<void> {
-    if (this.connection && !this.connection.isClosed()) await this.connection.drain();
+    const nc = this.connection;
+    if (!nc || nc.isClosed()) return;
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      nc.drain().then(
+        () => true,
+        () => true,
+      ),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), DRAIN_TIMEOUT_MS))),
+    ]);
+    clearTimeout(timer);
+    if (!drained) {
+      this.log.warn(`drain did not finish within ${DRAIN_TIMEOUT_MS} ms; closing`);
+      await nc.close().catch(() => undefined);
+    }
   }
 }
