@@ -169,7 +169,8 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
     try {
       // Memberships stored before the connect must be in the read model, or the socket would miss
       // those conversations until the next refresh: wait (bounded) until the counters passed the log's end.
-      const last = await this.logEnd(Date.now());
+      // (Without an answer from NATS, load what the read model has: the refresh catches up.)
+      const last = await this.logEnd(Date.now()).catch(() => 0);
       await this.readModel.waitForProjections(last, { projections: ['counters'] });
       const { conversations } = await this.readModel.unread(uid);
       await Promise.all(conversations.map((c) => this.addInterest(uid, c.conversationId, { presence: p })));
