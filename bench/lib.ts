@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -92,7 +93,7 @@ export async function spawnActorHost(
       return host;
     } catch (err) {
       if (Date.now() > deadline || host.child.exitCode !== null) throw err;
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
     }
   }
 }

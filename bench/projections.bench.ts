@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 /**
  * Projection throughput and read latency, on private servers started for the run:
  *   node scripts/run-ts.js bench/projections.bench.ts [events]
@@ -14,8 +15,6 @@ import { ProjectionRunner } from '../apps/projector/src/projection-runner';
 import { generateEvents, publishEvents } from '../apps/projector/src/testing/event-generator';
 import { openHarness } from '../apps/projector/src/testing/projection-harness';
 import { type BenchRow, quantile } from './lib';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs the benchmark and returns its figures. */
 export async function projectionsBench(events = 30_000): Promise<BenchRow[]> {

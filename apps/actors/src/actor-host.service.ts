@@ -32,14 +32,13 @@ import {
   INGRESS_STREAM,
   LogUnavailableError,
   NatsClient,
+  settlesWithin,
 } from '@parley/event-log';
 import { headers, type JsMsg, type Msg, type Subscription } from 'nats';
 import { CommandHandler } from './command-handler';
 import { PartitionLeases } from './placement/partition-leases';
 import { PartitionRouter } from './placement/partition-router';
 import { isInfrastructureError, replyForError } from './replies';
-
-export { isInfrastructureError, replyForError } from './replies';
 
 /**
  * The actor host's NATS shell: commands on core NATS request/reply (`im.cmd.>`, queue group
@@ -154,8 +153,8 @@ export class ActorHostService implements OnApplicationBootstrap, BeforeApplicati
       { partitions: p.partitions, routeTimeoutMs: p.routeTimeoutMs, limits: this.limits },
       (command, commandId, notAfter) => this.handler.execute(command, commandId, notAfter),
     );
+    // The router exists before the first round, so each partition won is served as onServe reports it.
     await this.leases.start();
-    for (const partition of this.leases.owned()) this.router.serve(partition);
     this.log.log(
       `host ${p.hostId}: ${p.partitions} partitions, lease ttl ${p.ttlMs} ms, ` +
         `serving ${this.leases.owned().length} after the first round`,
@@ -182,19 +181,10 @@ export class ActorHostService implements OnApplicationBootstrap, BeforeApplicati
    * behind, so that a stuck step can neither hang the process nor hide which step it was.
    */
   private async shutdownStep(what: string, run: () => Promise<unknown>): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const capped = new Promise<false>(
-      (resolve) => (timer = setTimeout(() => resolve(false), SHUTDOWN_STEP_MS)),
+    const finished = await settlesWithin(
+      run().catch((err: Error) => this.log.warn(`shutdown: ${what} failed: ${err.message}`)),
+      SHUTDOWN_STEP_MS,
     );
-    const done = run().then(
-      () => true,
-      (err) => {
-        this.log.warn(`shutdown: ${what} failed: ${(err as Error).message}`);
-        return true;
-      },
-    );
-    const finished = await Promise.race([done, capped]);
-    clearTimeout(timer);
     if (!finished) this.log.warn(`shutdown: ${what} still running after ${SHUTDOWN_STEP_MS} ms; going on`);
     return finished;
   }

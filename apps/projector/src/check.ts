@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeEvent, type MessageKind, type ParleyEvent } from '@parley/contracts';
 import {
   type ConversationState,
@@ -219,7 +220,7 @@ export async function checkProjections(nc: NatsConnection, opts: CheckOptions): 
   for (const [name, position] of positions) {
     let at = await position();
     while (at < upTo && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       at = await position();
     }
     if (at < upTo) diff(`${name} position`, `>= ${upTo}`, at);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger, type LoggerService } from '@nestjs/common';
 import { decodeEvent } from '@parley/contracts';
 import { ConsumerLoop, type ConsumerLoopStats, type Delivery, EVENTS_STREAM } from '@parley/event-log';
@@ -38,19 +39,6 @@ export interface ProjectionRunnerOptions {
 }
 
 /** Where a projection stands. */
-export interface ProjectionStatus {
-  /** Projection. */
-  name: string;
-  /** Every event at or below this stream seq is applied. */
-  position: number;
-  /** Last stream seq of IM_EVENTS. */
-  streamLastSeq: number;
-  /** streamLastSeq - position. */
-  lag: number;
-  /** Consumer counters. */
-  stats: ConsumerLoopStats;
-}
-
 /**
  * Runs one projection as a durable pull consumer on IM_EVENTS: batches are applied all or nothing,
  * acked only after the write committed (the ConsumerLoop acks when the handler resolved), infra
@@ -110,7 +98,6 @@ export class ProjectionRunner {
 
   /** Resumes from the recorded position and starts consuming. */
   async start(): Promise<void> {
-    this.jsm = await this.nc.jetstreamManager({ checkAPI: false });
     this.applied = await this.projection.position();
     await this.loop.start();
     this.ticker = setInterval(() => void this.tick(), IDLE_TICK_MS);
@@ -123,19 +110,6 @@ export class ProjectionRunner {
     await this.serial;
   }
 
-  /** Position, stream end and lag (for metrics). */
-  async status(): Promise<ProjectionStatus> {
-    const jsm = (this.jsm ??= await this.nc.jetstreamManager({ checkAPI: false }));
-    const streamLastSeq = (await jsm.streams.info(this.stream)).state.last_seq;
-    return {
-      name: this.projection.name,
-      position: this.applied,
-      streamLastSeq,
-      lag: Math.max(0, streamLastSeq - this.applied),
-      stats: { ...this.loop.stats },
-    };
-  }
-
   /** Waits (bounded) until the position reached `streamSeq`; throws on timeout. */
   async waitForPosition(streamSeq: number, timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
@@ -145,7 +119,7 @@ export class ProjectionRunner {
           `${this.projection.name} at ${this.applied}, not ${streamSeq}, after ${timeoutMs} ms (stats ${JSON.stringify(this.loop.stats)})`,
         );
       }
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
     }
   }
 
@@ -162,8 +136,7 @@ export class ProjectionRunner {
    */
   private tick(): Promise<void> {
     const run = this.serial.then(async () => {
-      const jsm = (this.jsm ??= await this.nc.jetstreamManager({ checkAPI: false }));
-      const floor = (await jsm.consumers.info(this.stream, this.durable)).ack_floor.stream_seq;
+      const floor = await this.ackFloor();
       if (floor <= this.applied) return;
       await this.projection.apply([], floor);
       this.applied = Math.max(this.applied, floor);

@@ -10,7 +10,7 @@ import { ParleyDatabase, ParleyRedis, type ProjectionName } from '@parley/read-m
 import { CountersProjection } from './counters/counters.projection';
 import { HistoryProjection } from './history/history.projection';
 import { type Projection } from './projection';
-import { ProjectionRunner, type ProjectionStatus } from './projection-runner';
+import { ProjectionRunner } from './projection-runner';
 
 /**
  * Starts the projections named in `IM_PROJECTIONS` (history, counters, or both), each its own durable
@@ -44,16 +44,6 @@ export class ProjectorService implements OnApplicationBootstrap, BeforeApplicati
   async beforeApplicationShutdown(): Promise<void> {
     await Promise.all([...this.runners.values()].map((r) => r.stop()));
     this.log.log('projections stopped');
-  }
-
-  /** Position, lag and counters of every running projection (for a metrics endpoint). */
-  async status(): Promise<ProjectionStatus[]> {
-    return Promise.all([...this.runners.values()].map((r) => r.status()));
-  }
-
-  /** The runner of a projection, if it runs here. */
-  runner(name: ProjectionName): ProjectionRunner | undefined {
-    return this.runners.get(name);
   }
 
   private projection(name: ProjectionName): Projection {

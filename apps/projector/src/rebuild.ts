@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import { EVENTS_STREAM } from '@parley/event-log';
 import { type NatsConnection } from 'nats';
@@ -54,7 +55,7 @@ export async function rebuildProjection(
       if (Date.now() - movedAt > stallMs) {
         throw new Error(`rebuild of ${projection.name} stalled at ${seen} of ${target} for ${stallMs} ms`);
       }
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
     }
   } finally {
     await runner.stop();

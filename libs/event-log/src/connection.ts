@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import { connect, type NatsConnection } from 'nats';
 
@@ -78,7 +79,7 @@ export async function connectToNats(opts: NatsConnectOptions): Promise<NatsConne
     } catch (err) {
       if (Date.now() > deadline) throw err;
       log.warn(`cannot reach ${servers.join(',')} yet: ${(err as Error).message}; retrying`);
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
     }
   }
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger, type LoggerService } from '@nestjs/common';
 import {
   AckPolicy,
@@ -308,8 +309,4 @@ export class ConsumerLoop<T> {
       `poison message ${m.subject} #${m.seq} recorded in IM_DEADLETTER and terminated: ${reason}`,
     );
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

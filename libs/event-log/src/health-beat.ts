@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { ParleyConfig } from '@parley/config';
 import { NatsClient } from './nats-client';
+import { settlesWithin } from './timing';
 
 /** How often the heartbeat file is touched; a container healthcheck allows a few missed beats. */
 export const HEALTH_BEAT_MS = 5_000;
@@ -31,12 +32,7 @@ export class HealthBeat implements OnApplicationBootstrap, OnApplicationShutdown
     const beat = async () => {
       if (this.nats.nc.isClosed()) return;
       // A flush is a round trip to the server: the beat proves NATS answers, not only that we run.
-      let timeout: NodeJS.Timeout | undefined;
-      const answered = await Promise.race([
-        this.nats.nc.flush().then(() => true),
-        new Promise<boolean>((r) => (timeout = setTimeout(() => r(false), HEALTH_BEAT_MS))),
-      ]).catch(() => false);
-      clearTimeout(timeout);
+      const answered = await settlesWithin(this.nats.nc.flush(), HEALTH_BEAT_MS).catch(() => false);
       if (!answered) return;
       await writeFile(file, String(Date.now())).catch((err: Error) =>
         this.log.warn(`cannot write ${file}: ${err.message}`),

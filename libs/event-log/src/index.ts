@@ -5,6 +5,7 @@ export * from './errors';
 export * from './event-log';
 export * from './jetstream-event-log';
 export * from './retry';
+export * from './timing';
 export * from './streams';
 export * from './throttled-log';
 export * from './event-log.module';

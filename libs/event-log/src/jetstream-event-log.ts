@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomUUID } from 'node:crypto';
 import {
   AckPolicy,
@@ -169,8 +170,4 @@ export class JetStreamEventLog extends EventLog {
       await this.jsm.consumers.delete(this.stream, info.name).catch(() => undefined);
     }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

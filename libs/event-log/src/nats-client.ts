@@ -3,6 +3,7 @@ import { type JetStreamManager, type NatsConnection } from 'nats';
 import { connectToNats } from './connection';
 import { retryTransient } from './retry';
 import { ensureStreams, expectedSequenceUnsafe, type StreamSettings } from './streams';
+import { settlesWithin } from './timing';
 
 /** Longest a shutdown drain may take before the connection is simply closed. */
 const DRAIN_TIMEOUT_MS = 10_000;
@@ -56,15 +57,10 @@ export class NatsClient implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     const nc = this.connection;
     if (!nc || nc.isClosed()) return;
-    let timer: NodeJS.Timeout | undefined;
-    const drained = await Promise.race([
-      nc.drain().then(
-        () => true,
-        () => true,
-      ),
-      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), DRAIN_TIMEOUT_MS))),
-    ]);
-    clearTimeout(timer);
+    const drained = await settlesWithin(
+      nc.drain().catch(() => undefined),
+      DRAIN_TIMEOUT_MS,
+    );
     if (!drained) {
       this.log.warn(`drain did not finish within ${DRAIN_TIMEOUT_MS} ms; closing`);
       await nc.close().catch(() => undefined);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type LoggerService } from '@nestjs/common';
 import { isTransientNatsError } from './errors';
 
@@ -19,7 +20,7 @@ export async function retryTransient<T>(
       if (!isTransientNatsError(err) || Date.now() > deadline) throw err;
       if (attempt === 1 || attempt % 10 === 0)
         log.warn(`${what} failed (${(err as Error).message}), retrying (attempt ${attempt})`);
-      await new Promise((r) => setTimeout(r, 500));
+      await sleep(500);
     }
   }
 }

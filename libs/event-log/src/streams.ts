@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import { isPermissionError } from './errors';
 import {
@@ -197,7 +198,7 @@ async function waitForStream(
             '(the actor hosts create the streams)',
         );
       }
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
     }
   }
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ErrorCode,
   groupConversationId,
@@ -209,7 +210,7 @@ export class ReadModel {
         : null;
       return {
         conversationId,
-        type: (type || kindOf(conversationId)) as 'group' | 'direct',
+        type: (type || parseConversationId(conversationId).kind) as 'group' | 'direct',
         name,
         lastSeq: view.lastSeq,
         readSeq: effectiveReadSeq(view),
@@ -367,7 +368,7 @@ export class ReadModel {
       pending = pending.filter((_, i) => positions[i] < streamSeq);
       if (pending.length === 0) return true;
       if (this.o.now() >= deadline) return false;
-      await new Promise((r) => setTimeout(r, delay));
+      await sleep(delay);
     }
   }
 
@@ -436,9 +437,9 @@ export class ReadModel {
     );
   }
 
-  private async messages(where: string, params: unknown[], join = ''): Promise<Message[]> {
+  private async messages(where: string, params: unknown[]): Promise<Message[]> {
     const rows = (await this.db.dataSource.query(
-      `SELECT ${MESSAGE_COLUMNS} FROM messages m ${join} WHERE m.stream_seq IS NOT NULL AND ${where}`,
+      `SELECT ${MESSAGE_COLUMNS} FROM messages m WHERE m.stream_seq IS NOT NULL AND ${where}`,
       params,
     )) as MessageRow[];
     return rows.map(messageFromRow);
@@ -454,10 +455,6 @@ function readView(membership: string, readSeq: string, ownLastSeq: string, lastS
     ownLastSeq: Number(ownLastSeq),
     isMember: true,
   };
-}
-
-function kindOf(cid: string): 'group' | 'direct' {
-  return parseConversationId(cid).kind;
 }
 
 function clampLimit(limit: number | undefined, def: number, max: number): number {

@@ -17,8 +17,8 @@ export abstract class SubjectActor<S, E extends ParleyEvent> {
   private stale = false;
 
   protected constructor(
-    protected readonly subject: string,
-    protected readonly log: EventLog,
+    private readonly subject: string,
+    private readonly log: EventLog,
     private readonly policy: AppendPolicy,
   ) {}
 

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import { ThrottledLog } from '@parley/event-log';
 import { jetStreamErrorCode, JS_WRONG_LAST_SEQUENCE } from '@parley/event-log';
@@ -63,7 +64,6 @@ export interface LeaseView {
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Partition ownership through leases in a NATS KV bucket (docs/scale-out.md):

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import {
   conversationActorKey,
@@ -39,7 +40,6 @@ export interface RouterSettings {
 }
 
 const dec = new TextDecoder();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The partition of a decoded command's actor. */
 export function partitionOfCommand(command: DecodedCommand, partitions: number): number {

@@ -11,7 +11,6 @@ import {
 import { ParleyConfig } from '@parley/config';
 import { NatsClient } from '@parley/event-log';
 import { ErrorCode as NatsErrorCode } from 'nats';
-import { directGet } from '../live/direct-get';
 import { GatewayMetrics } from '../ops/gateway-metrics';
 
 /**
@@ -38,15 +37,6 @@ export class ActorClient {
   /** A `read` command to a user actor. */
   userRead<T>(userId: string, request: object): Promise<T> {
     return this.request<T>(userCommandSubject(userId, 'read'), 'read', request);
-  }
-
-  /** The stream seq of the last event on `subject` (0 when it has none): where a write landed. */
-  async lastEventSeq(subject: string): Promise<number> {
-    try {
-      return (await directGet(this.nats.jsm, { last_by_subj: subject }))?.seq ?? 0;
-    } catch (err) {
-      throw new ParleyError(ErrorCode.UNAVAILABLE, `event log unavailable: ${(err as Error).message}`);
-    }
   }
 
   private async request<T>(subject: string, op: string, request: object): Promise<T> {

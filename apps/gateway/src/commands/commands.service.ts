@@ -10,6 +10,7 @@ import {
   type SendMessageResult,
   userEventSubject,
 } from '@parley/contracts';
+import { EventLog } from '@parley/event-log';
 import { LiveHub } from '../live/live-hub';
 import { ActorClient } from './actor-client';
 import { ReadYourWrites } from './read-your-writes';
@@ -25,6 +26,7 @@ export class CommandsService {
     private readonly actors: ActorClient,
     private readonly ryw: ReadYourWrites,
     private readonly live: LiveHub,
+    private readonly log: EventLog,
   ) {}
 
   /** Creates a group owned by `by`. */
@@ -92,7 +94,7 @@ export class CommandsService {
 
   private async landed(userId: string, subject: string): Promise<void> {
     // The command succeeded; failing to learn its position only costs read-your-writes.
-    const seq = await this.actors.lastEventSeq(subject).catch(() => 0);
-    if (seq > 0) this.ryw.note(userId, seq);
+    const last = await this.log.readLast(subject).catch(() => undefined);
+    if (last) this.ryw.note(userId, last.streamSeq);
   }
 }

@@ -21,7 +21,7 @@ export class EventFeed {
   private static readonly log = new Logger('event-feed');
   private readonly sub: Subscription;
   private delivered = 0;
-  private readonly ready: Promise<void>;
+  private readonly ready: Promise<number>;
   private running = false;
   private woken = false;
   private closed = false;
@@ -37,11 +37,12 @@ export class EventFeed {
     // Events stored before the subscription are history (sync), not pushes.
     this.ready = this.lastSeq().then((seq) => {
       this.delivered = Math.max(this.delivered, seq);
+      return seq;
     });
   }
 
-  /** Resolves once the feed knows where the subject ends: later events are pushed. */
-  whenReady(): Promise<void> {
+  /** Resolves, with the subject's last stream seq then, once the feed knows where the subject ends: later events are pushed. */
+  whenReady(): Promise<number> {
     return this.ready;
   }
 

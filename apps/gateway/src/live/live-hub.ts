@@ -105,7 +105,7 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
         feed: this.openFeed(userEventSubject(uid), (seq, e) => this.onUserEvent(uid, seq, e)),
         loaded: Promise.resolve(),
       };
-      presence.loaded = presence.feed.whenReady().then(() => this.loadInterest(uid, presence));
+      presence.loaded = presence.feed.whenReady().then(() => this.loadInterest(uid));
       this.users.set(uid, (p = presence));
     }
     p.sockets.add(socket);
@@ -149,13 +149,6 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
     );
   }
 
-  /** Sockets connected now. */
-  get socketCount(): number {
-    let n = 0;
-    for (const p of this.users.values()) n += p.sockets.size;
-    return n;
-  }
-
   private openFeed(
     subject: string,
     deliver: (seq: number, e: ParleyEvent) => Promise<void> | void,
@@ -165,7 +158,7 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
     return feed;
   }
 
-  private async loadInterest(uid: string, p: UserPresence): Promise<void> {
+  private async loadInterest(uid: string): Promise<void> {
     try {
       // Memberships stored before the connect must be in the read model, or the socket would miss
       // those conversations until the next refresh: wait (bounded) until the counters passed the log's end.
@@ -173,7 +166,7 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
       const last = await this.logEnd(Date.now()).catch(() => 0);
       await this.readModel.waitForProjections(last, { projections: ['counters'] });
       const { conversations } = await this.readModel.unread(uid);
-      await Promise.all(conversations.map((c) => this.addInterest(uid, c.conversationId, { presence: p })));
+      await Promise.all(conversations.map((c) => this.addInterest(uid, c.conversationId)));
     } catch (err) {
       this.log.warn(`cannot load the conversations of ${uid}: ${(err as Error).message}`);
     }
@@ -196,15 +189,13 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
    * interest comes from a membership event, else after what the log holds now (the user's join is
    * still to come, or the user just connected: what is already stored is history, read by sync).
    */
-  private async addInterest(
-    uid: string,
-    cid: string,
-    opts: { presence?: UserPresence; fromStreamSeq?: number } = {},
-  ): Promise<void> {
-    const p = opts.presence ?? this.users.get(uid);
+  private async addInterest(uid: string, cid: string, opts: { fromStreamSeq?: number } = {}): Promise<void> {
+    // A user who disconnected meanwhile (while the interest loaded) gains nothing.
+    const p = this.users.get(uid);
     if (!p) return;
     p.conversations.add(cid);
     let c = this.conversations.get(cid);
+    const opened = !c;
     if (!c) {
       c = {
         feed: this.openFeed(conversationEventSubject(cid), (seq, e) => this.onConversationEvent(cid, seq, e)),
@@ -229,8 +220,9 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
       if (interest.after === Infinity) interest.after = opts.fromStreamSeq - 1;
       return;
     }
-    await c.feed.whenReady().catch(() => undefined);
-    interest.after = Math.min(interest.after, await c.feed.lastStored());
+    const start = await c.feed.whenReady().catch(() => undefined);
+    // A feed opened just now starts where the subject ended: that is the position, no second lookup.
+    interest.after = Math.min(interest.after, (opened ? start : undefined) ?? (await c.feed.lastStored()));
   }
 
   private removeInterest(uid: string, cid: string): void {

@@ -1,6 +1,6 @@
 import { Controller, Get, Header, Res } from '@nestjs/common';
 import { ApiExcludeEndpoint, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { NatsClient } from '@parley/event-log';
+import { NatsClient, settlesWithin } from '@parley/event-log';
 import { ParleyDatabase, ParleyRedis } from '@parley/read-model';
 import { type Response } from 'express';
 import { Public } from '../auth/auth.guard';
@@ -10,16 +10,10 @@ const CHECK_TIMEOUT_MS = 2_000;
 
 /** Resolves true when `check` succeeds within the bound, false otherwise. */
 async function passes(check: () => Promise<unknown>): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([
-      check().then(() => true),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), CHECK_TIMEOUT_MS))),
-    ]);
+    return await settlesWithin(check(), CHECK_TIMEOUT_MS);
   } catch {
     return false;
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -8,6 +8,9 @@ const MAX_BYTES = 2 * 1024 * 1024;
 
 const date = (ms: number): Date => new Date(ms);
 
+/** The checkpoint row of this projection. */
+const CHECKPOINT = 'history';
+
 /**
  * Writes a {@link HistoryPlan} to MySQL in one transaction, with the projection's checkpoint in the
  * same transaction. Every statement is an idempotent upsert: last_seq is a max, dissolved_at and
@@ -15,11 +18,7 @@ const date = (ms: number): Date => new Date(ms);
  * rows are keyed by (conversation_id, seq), so a replay in any batch split leaves the same rows.
  */
 export class HistoryWriter {
-  constructor(
-    private readonly db: ParleyDatabase,
-    /** Checkpoint name (`history`). */
-    private readonly checkpointName = 'history',
-  ) {}
+  constructor(private readonly db: ParleyDatabase) {}
 
   /** Applies a plan and moves the checkpoint to `position` (never backwards), atomically. */
   async write(plan: HistoryPlan, position: number): Promise<void> {
@@ -31,7 +30,7 @@ export class HistoryWriter {
       await em.query(
         'INSERT INTO projection_checkpoints (name, stream_seq) VALUES (?, ?) ' +
           'ON DUPLICATE KEY UPDATE stream_seq = GREATEST(stream_seq, VALUES(stream_seq))',
-        [this.checkpointName, position],
+        [CHECKPOINT, position],
       );
     });
   }
@@ -41,16 +40,14 @@ export class HistoryWriter {
     for (const t of ['messages', 'conversation_members', 'conversations']) {
       await this.db.dataSource.query(`TRUNCATE TABLE \`${t}\``);
     }
-    await this.db.dataSource.query('DELETE FROM projection_checkpoints WHERE name = ?', [
-      this.checkpointName,
-    ]);
+    await this.db.dataSource.query('DELETE FROM projection_checkpoints WHERE name = ?', [CHECKPOINT]);
   }
 
   /** The checkpoint (0 when none). */
   async position(): Promise<number> {
     const rows = (await this.db.dataSource.query(
       'SELECT stream_seq FROM projection_checkpoints WHERE name = ?',
-      [this.checkpointName],
+      [CHECKPOINT],
     )) as Array<{ stream_seq: number }>;
     return rows.length > 0 ? Number(rows[0].stream_seq) : 0;
   }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import { createConnection } from 'mysql2/promise';
 import { DataSource } from 'typeorm';
@@ -67,7 +68,7 @@ export class ParleyDatabase {
       } catch (err) {
         if (Date.now() > deadline) throw err;
         log.warn(`cannot open ${redact(url)} yet: ${(err as Error).message}; retrying`);
-        await new Promise((r) => setTimeout(r, 500));
+        await sleep(500);
       }
     }
   }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import Redis, { type Result } from 'ioredis';
 import { HEAD, HMAX, HVERSIONED, READ_STATE, SETMAX } from './scripts';
@@ -77,7 +78,7 @@ export class ParleyRedis {
           `redis at ${url} not ready after ${opts.connectTimeoutMs ?? 30_000} ms: ${lastError}`,
         );
       }
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
     return new ParleyRedis(client, new RedisKeys(opts.prefix));
   }
