@@ -78,7 +78,6 @@ export async function baselineBench(): Promise<BenchRow[]> {
   const nc = await connectToNats({ servers: nats.url, name: 'bench-baseline' });
   const redis = new Redis(redisServer.url);
   const admin = createPool({ uri: mariadb.url, connectionLimit: 2 });
-  await admin.query('CREATE DATABASE IF NOT EXISTS parley');
   await admin.query('CREATE DATABASE IF NOT EXISTS teamtalk');
   await admin.end();
   const db = createPool({ uri: `${mariadb.url}teamtalk`, connectionLimit: 32 });

@@ -28,9 +28,6 @@ export async function httpBench(): Promise<BenchRow[]> {
     IM_RATE_LIMIT_PER_SEC: '1000000',
     IM_RATE_LIMIT_BURST: '1000000',
   };
-  const admin = await import('mysql2/promise').then((m) => m.createConnection(mariadb.url));
-  await admin.query('CREATE DATABASE IF NOT EXISTS parley');
-  await admin.end();
   const host = await spawnActorHost(nats.url, nc, env);
   const projector = spawnApp('projector', env);
   const gateway = spawnApp('gateway', env);

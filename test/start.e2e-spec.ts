@@ -67,14 +67,16 @@ describe('npm start (scripts/start.js)', () => {
     child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
     const exited = new Promise<number | null>((done) => child!.once('exit', (code) => done(code)));
 
+    // An early exit ends the wait at once (waitFor would keep an error thrown here until its timeout).
     await waitFor(
       async () => {
-        if (child!.exitCode !== null) throw new Error(`start.js exited early:\n${output}`);
+        if (child!.exitCode !== null) return true;
         const r = await fetch(`http://127.0.0.1:${http}/health/ready`).catch(() => undefined);
         return r?.status === 200;
       },
       { timeoutMs: 120_000, intervalMs: 500, message: 'the gateway to be ready' },
     );
+    if (child.exitCode !== null) throw new Error(`start.js exited early:\n${output}`);
 
     const nc = await connect({ servers: `nats://127.0.0.1:${nats}` });
     try {

@@ -165,29 +165,8 @@ function createSupervisor({ tag, env, dataDir }) {
     } else {
       say(`MySQL answers on ${port}`);
     }
-    // The apps run migrations, but a database must exist for them to connect to.
-    const mysql = require('mysql2/promise');
-    const url = new URL(env.MYSQL_URL);
-    const database = decodeURIComponent(url.pathname.replace(/^\//, '')) || 'parley';
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      try {
-        const c = await mysql.createConnection({
-          host: url.hostname,
-          port,
-          user: decodeURIComponent(url.username) || 'root',
-          password: decodeURIComponent(url.password),
-        });
-        await c.query(
-          `CREATE DATABASE IF NOT EXISTS \`${database.replace(/`/g, '')}\` CHARACTER SET utf8mb4`,
-        );
-        await c.end();
-        return;
-      } catch (err) {
-        if (Date.now() > deadline) throw err;
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    }
+    // The apps create the database (utf8mb4_unicode_ci) and run the migrations themselves, retrying the
+    // login while the server finishes starting.
   }
 
   /** Dependencies on a fresh clone, the Debian packages when missing, the data folder. */
