@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { decodeReply } from '@parley/contracts';
 import { type NatsConnection } from 'nats';
 
 /** Small helpers shared by the benchmark scripts. */
@@ -99,7 +100,6 @@ export async function spawnActorHost(
 }
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** A command over NATS request/reply; its result, or an error naming the subject and the error reply. */
 export async function ask<T = unknown>(
@@ -109,7 +109,7 @@ export async function ask<T = unknown>(
   timeoutMs = 60_000,
 ): Promise<T> {
   const m = await nc.request(subject, encoder.encode(JSON.stringify(payload)), { timeout: timeoutMs });
-  const r = JSON.parse(decoder.decode(m.data)) as { ok: boolean; result?: T; error?: unknown };
+  const r = decodeReply<T>(m.data);
   if (!r.ok) throw new Error(`${subject}: ${JSON.stringify(r.error)}`);
-  return r.result as T;
+  return r.result;
 }

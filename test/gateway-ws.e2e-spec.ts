@@ -3,6 +3,7 @@ import { WebSocket } from 'ws';
 import { LiveHub } from '../apps/gateway/src/live/live-hub';
 import {
   Client,
+  command,
   type LiveClient,
   signToken,
   startGateway,
@@ -216,12 +217,7 @@ describe('gateway WebSocket', () => {
       const jackWs = await jack.socket();
       sockets.push(jackWs);
       const cid = `g:${uniqueName('elsewhere')}`;
-      const ask = async (subject: string, body: unknown) =>
-        JSON.parse(
-          Buffer.from(
-            (await sys.nc.request(subject, Buffer.from(JSON.stringify(body)), { timeout: 5_000 })).data,
-          ).toString(),
-        ) as { ok: boolean };
+      const ask = (subject: string, body: unknown) => command(sys.nc, subject, body);
       // no socket of this gateway follows the group: only the refresh can tell jack's socket about it
       expect(
         (

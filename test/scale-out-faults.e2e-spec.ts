@@ -1,15 +1,20 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { ACTOR_STATS_SUBJECT, conversationEventSubject, decodeEvent } from '@parley/contracts';
+import {
+  ACTOR_STATS_SUBJECT,
+  conversationEventSubject,
+  decodeEvent,
+  type Reply as ContractReply,
+} from '@parley/contracts';
 import { connectToNats, ensureStreams, EVENTS_STREAM, JetStreamEventLog } from '@parley/event-log';
 import { createTestDatabase, NatsCluster, sharedInfra, uniqueName, waitFor } from '@parley/testing';
 import { type NatsConnection, RequestStrategy } from 'nats';
 import { openHarness, type ProjectionHarness } from '../apps/projector/src/testing/projection-harness';
+import { command } from './support/system';
 
-const enc = new TextEncoder();
 const dec = new TextDecoder();
 const ROOT = join(__dirname, '..');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const GROUPS = Array.from({ length: 20 }, (_, i) => `g:fault${i}`);
 const USERS = ['u0', 'u1', 'u2', 'u3', 'u4'];
@@ -18,8 +23,7 @@ const MAX_OPS = 20_000;
 const OP_BUDGET_MS = 40_000; // an operation is retried (same payload) until answered or this long
 const LEASE_TTL_MS = 6_000;
 
-type Reply =
-  { ok: true; result: Record<string, number> } | { ok: false; error: { code: string; message: string } };
+type Reply = ContractReply<Record<string, number>>;
 
 interface HostStats {
   hostId?: string;
@@ -90,9 +94,8 @@ describe('scale-out under faults (3-node NATS cluster, two actor host processes)
     return child;
   }
 
-  async function request(subject: string, body: unknown): Promise<Reply> {
-    const m = await nc.request(subject, enc.encode(JSON.stringify(body)), { timeout: 5_000 });
-    return JSON.parse(dec.decode(m.data)) as Reply;
+  function request(subject: string, body: unknown): Promise<Reply> {
+    return command<Record<string, number>>(nc, subject, body);
   }
 
   /** Retries one operation with the same payload (dedup makes that safe) until it is answered. */

@@ -4,11 +4,11 @@ import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createConnection } from 'mysql2/promise';
-import { connect, StringCodec } from 'nats';
+import { connect } from 'nats';
 import { freePort, waitFor } from '@parley/testing';
+import { command } from './support/system';
 
 const root = resolve(__dirname, '..');
-const sc = StringCodec();
 
 function portOpen(port: number): Promise<boolean> {
   return new Promise((done) => {
@@ -80,10 +80,7 @@ describe('npm start (scripts/start.js)', () => {
 
     const nc = await connect({ servers: `nats://127.0.0.1:${nats}` });
     try {
-      const ask = async (subject: string, body: unknown) =>
-        JSON.parse(
-          sc.decode((await nc.request(subject, sc.encode(JSON.stringify(body)), { timeout: 10_000 })).data),
-        );
+      const ask = (subject: string, body: unknown) => command(nc, subject, body, 10_000);
       // The apps boot in parallel: the actor host may subscribe a moment after the gateway is ready
       // (until then NATS answers "no responders").
       let created: unknown;

@@ -1,3 +1,4 @@
+import { decodeReply, encodeJson, type Reply } from '@parley/contracts';
 import { createHmac } from 'node:crypto';
 import { type AddressInfo } from 'node:net';
 import { Test } from '@nestjs/testing';
@@ -127,6 +128,16 @@ export async function startSystem(
       await nats.dispose();
     },
   };
+}
+
+/** Sends a command over NATS request/reply, as another service would, and decodes its reply. */
+export async function command<T = Json>(
+  nc: NatsConnection,
+  subject: string,
+  body: unknown,
+  timeoutMs = 5_000,
+): Promise<Reply<T>> {
+  return decodeReply<T>((await nc.request(subject, encodeJson(body), { timeout: timeoutMs })).data);
 }
 
 /** Signs an HS256 JWT by hand (so tests can also forge bad ones). */
