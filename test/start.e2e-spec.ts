@@ -91,7 +91,7 @@ describe('npm start (scripts/start.js)', () => {
         },
         { timeoutMs: 60_000, intervalMs: 250, message: 'the actor host to answer' },
       );
-      expect(created).toEqual({ ok: true, result: { conversationId: 'g:start' } });
+      expect(created).toMatchObject({ ok: true, result: { conversationId: 'g:start' } });
       expect(
         await ask('im.cmd.conv.g:start.send', {
           from: 'alice',

@@ -58,7 +58,7 @@ describe('actor host (own nats-server)', () => {
 
   async function createGroup(gid: string, owner: string, members: string[]): Promise<void> {
     const r = await call(client, `im.cmd.conv.g:${gid}.create`, { by: owner, name: gid, members });
-    expect(r).toEqual({ ok: true, result: { conversationId: `g:${gid}` } });
+    expect(r).toEqual({ ok: true, result: { conversationId: `g:${gid}`, streamSeq: expect.any(Number) } });
   }
 
   it('2,000 concurrent sends from 50 senders to one group: the log holds seqs exactly 1..2000', async () => {
@@ -240,17 +240,21 @@ describe('actor host (own nats-server)', () => {
         body: 'b',
       });
     }
-    expect(await call(client, 'im.cmd.user.bob.read', { conversationId: 'g:reads', seq: 3 })).toEqual({
+    const first = await call(client, 'im.cmd.user.bob.read', { conversationId: 'g:reads', seq: 3 });
+    expect(first).toEqual({
       ok: true,
-      result: { conversationId: 'g:reads', readSeq: 3, unread: 2 },
+      result: { conversationId: 'g:reads', readSeq: 3, unread: 2, streamSeq: expect.any(Number) },
     });
+    const landed = (first as unknown as { result: { streamSeq: number } }).result.streamSeq;
+    expect((await log.readLast('im.evt.user.bob'))?.streamSeq).toBe(landed);
+    // A no-op (backwards) answers the position of the user's last event: read-your-writes needs no lookup.
     expect(await call(client, 'im.cmd.user.bob.read', { conversationId: 'g:reads', seq: 1 })).toEqual({
       ok: true,
-      result: { conversationId: 'g:reads', readSeq: 3, unread: 2 },
+      result: { conversationId: 'g:reads', readSeq: 3, unread: 2, streamSeq: landed },
     });
     expect(await call(client, 'im.cmd.user.bob.read', { conversationId: 'g:reads', seq: 99 })).toEqual({
       ok: true,
-      result: { conversationId: 'g:reads', readSeq: 5, unread: 0 },
+      result: { conversationId: 'g:reads', readSeq: 5, unread: 0, streamSeq: expect.any(Number) },
     });
     expect(
       await call(client, 'im.cmd.user.mallory.read', { conversationId: 'g:reads', seq: 1 }),
@@ -258,6 +262,36 @@ describe('actor host (own nats-server)', () => {
       ok: false,
       error: { code: 'FORBIDDEN' },
     });
+  });
+
+  it("every write answers where it landed; a no-op answers the subject's last event", async () => {
+    await host();
+    const subject = conversationEventSubject('g:landed');
+    const created = await call(client, 'im.cmd.conv.g:landed.create', {
+      by: 'alice',
+      name: 'l',
+      members: [],
+    });
+    const position = async () => (await log.readLast(subject))!.streamSeq;
+    expect(created).toMatchObject({ ok: true, result: { streamSeq: await position() } });
+    const joined = await call(client, 'im.cmd.conv.g:landed.join', { by: 'alice', userIds: ['bob'] });
+    expect(joined).toEqual({ ok: true, result: { joined: ['bob'], streamSeq: await position() } });
+    const again = await call(client, 'im.cmd.conv.g:landed.join', { by: 'alice', userIds: ['bob'] });
+    expect(again).toEqual({ ok: true, result: { joined: [], streamSeq: await position() } });
+    await call(client, 'im.cmd.conv.g:landed.send', {
+      from: 'bob',
+      clientMsgId: 'x',
+      kind: 'text',
+      body: 'b',
+    });
+    const recalled = await call(client, 'im.cmd.conv.g:landed.recall', { by: 'bob', seq: 1 });
+    expect(recalled).toEqual({ ok: true, result: { streamSeq: await position() } });
+    const twice = await call(client, 'im.cmd.conv.g:landed.recall', { by: 'bob', seq: 1 });
+    expect(twice).toEqual({ ok: true, result: { streamSeq: await position() } });
+    const left = await call(client, 'im.cmd.conv.g:landed.leave', { by: 'bob', userId: 'bob' });
+    expect(left).toEqual({ ok: true, result: { streamSeq: await position() } });
+    const gone = await call(client, 'im.cmd.conv.g:landed.dissolve', { by: 'alice' });
+    expect(gone).toEqual({ ok: true, result: { streamSeq: await position() } });
   });
 
   it('ingress: a durable command is appended, acked, and answered on Im-Reply-To', async () => {

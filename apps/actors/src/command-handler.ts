@@ -82,13 +82,14 @@ export class CommandHandler {
     );
     switch (domain.type) {
       case 'CreateGroup':
-        return { conversationId: cid };
+        return { conversationId: cid, streamSeq };
       case 'JoinGroup':
         return {
           joined:
             decision.type === 'append' && decision.event.type === 'MembersJoined'
               ? decision.event.data.userIds
               : [],
+          streamSeq,
         };
       case 'SendMessage':
         if (decision.type === 'duplicate')
@@ -104,7 +105,7 @@ export class CommandHandler {
         }
         throw new ParleyError(ErrorCode.UNAVAILABLE, 'send produced no message');
       default:
-        return {};
+        return { streamSeq };
     }
   }
 

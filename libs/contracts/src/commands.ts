@@ -52,31 +52,37 @@ export type RecallMessageRequest = z.infer<Schemas['recall']>;
 /** user `read` request: `{conversationId, seq}`. */
 export type MarkReadRequest = z.infer<Schemas['read']>;
 
+/**
+ * Every write's result says where it landed: the stream seq of the event it appended, or of the
+ * subject's last event when it appended nothing (an idempotent no-op), for read-your-writes.
+ */
+export interface WriteResult {
+  /** Position of the appended event, or of the subject's last event for a no-op (0: none yet). */
+  streamSeq: number;
+}
 /** Result of `create`. */
-export interface CreateGroupResult {
+export interface CreateGroupResult extends WriteResult {
   /** `g:<groupId>`. */
   conversationId: string;
 }
 /** Result of `join`: the users who were not members before. */
-export interface JoinGroupResult {
+export interface JoinGroupResult extends WriteResult {
   /** Newly joined users. */
   joined: string[];
 }
 /** Result of `send`. */
-export interface SendMessageResult {
+export interface SendMessageResult extends WriteResult {
   /** The conversation. */
   conversationId: string;
   /** The message's conversation seq. */
   seq: number;
-  /** Its position in the log (sync cursor). */
-  streamSeq: number;
   /** When it was sent (epoch ms). */
   at: number;
   /** True when this (from, clientMsgId) was sent before: the original is answered. */
   duplicate: boolean;
 }
 /** Result of user `read`. */
-export interface MarkReadResult {
+export interface MarkReadResult extends WriteResult {
   /** The conversation. */
   conversationId: string;
   /** The effective read seq now. */
@@ -84,8 +90,8 @@ export interface MarkReadResult {
   /** Unread messages now. */
   unread: number;
 }
-/** Result of `leave`, `dissolve`, `recall`. */
-export type EmptyResult = Record<string, never>;
+/** Result of `leave`, `dissolve`, `recall`: only where it landed. */
+export type EmptyResult = WriteResult;
 
 /** A command decoded from its subject and payload. */
 export type DecodedCommand =

@@ -23,8 +23,8 @@ import { SubjectActor } from './subject-actor';
 export interface ConversationOutcome {
   /** What the decider concluded. */
   decision: ConversationDecision;
-  /** Where the appended event was stored (when one was). */
-  streamSeq?: number;
+  /** Where the appended event was stored, or the subject's last event when nothing was appended. */
+  streamSeq: number;
 }
 
 /**
@@ -46,20 +46,21 @@ export class ConversationActor extends SubjectActor<ConversationState, Conversat
    * Decides and appends one command; retries on conflicts (bounded), then answers CONFLICT.
    * `notAfter` bounds when an append may start (the end of this host's lease on the actor).
    */
-  execute(
+  async execute(
     command: ConversationCommand,
     meta: CommandMeta,
     notAfter?: () => number,
   ): Promise<ConversationOutcome> {
-    return this.decideAndAppend<ConversationOutcome>((state) => {
+    const landed = await this.decideAndAppend<ConversationDecision>((state) => {
       const decision = decideConversation(state, command, meta, this.rules);
-      if (decision.type !== 'append') return { done: { decision } };
+      if (decision.type !== 'append') return { done: decision };
       const msgId =
         command.type === 'SendMessage'
           ? `send:${this.conversationId}:${command.from}:${command.clientMsgId}`
           : `${meta.commandId}`;
-      return { event: decision.event, msgId, after: (streamSeq) => ({ decision, streamSeq }) };
+      return { event: decision.event, msgId, after: () => decision };
     }, notAfter);
+    return { decision: landed.value, streamSeq: landed.streamSeq };
   }
 
   /** What a user actor needs to decide a MarkRead, fresh from the log. */

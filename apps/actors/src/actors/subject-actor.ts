@@ -5,6 +5,14 @@ import { type AppendPolicy, appendWithRetry } from './append-with-retry';
 /** What one attempt decided: nothing to write (a final answer), or one event to append. */
 export type Decided<E, T> = { done: T } | { event: E; msgId: string; after: (streamSeq: number) => T };
 
+/** A decision's answer and where it landed: the appended event, or the subject's last event for a no-op. */
+export interface Landed<T> {
+  /** The answer. */
+  value: T;
+  /** Stream seq of the appended event, or of the subject's last event when nothing was appended. */
+  streamSeq: number;
+}
+
 /**
  * The shell every actor shares: state folded from its own subject, and decisions appended with the
  * expected-last-subject-sequence guard. A conflict means another writer got there first, and a
@@ -58,11 +66,11 @@ export abstract class SubjectActor<S, E extends ParleyEvent> {
   protected async decideAndAppend<T>(
     decide: (state: S) => Decided<E, T>,
     notAfter?: () => number,
-  ): Promise<T> {
+  ): Promise<Landed<T>> {
     const state = await this.current();
-    return appendWithRetry<T>(this.policy, async () => {
+    return appendWithRetry<Landed<T>>(this.policy, async () => {
       const decided = decide(state);
-      if ('done' in decided) return { done: decided.done };
+      if ('done' in decided) return { done: { value: decided.done, streamSeq: this.lastStreamSeq } };
       try {
         const r = await this.log.append(this.subject, encodeEvent(decided.event), {
           expectedLastSubjectSeq: this.lastStreamSeq,
@@ -76,7 +84,7 @@ export abstract class SubjectActor<S, E extends ParleyEvent> {
         }
         this.evolve(state, decided.event, r.streamSeq);
         this.lastStreamSeq = r.streamSeq;
-        return { done: decided.after(r.streamSeq) };
+        return { done: { value: decided.after(r.streamSeq), streamSeq: r.streamSeq } };
       } catch (err) {
         if (!(err instanceof ConcurrencyError)) throw err;
         await this.catchUp();

@@ -27,17 +27,18 @@ export class UserActor extends SubjectActor<UserState, UserEvent> {
    * Marks read up to `seq` (clamped, monotonic) given the conversation's answer about this user;
    * `notAfter` bounds when an append may start (the end of this host's lease on the user).
    */
-  markRead(
+  async markRead(
     command: UserCommand,
     conversation: ConversationMembership,
     meta: CommandMeta,
     notAfter?: () => number,
-  ): Promise<ReadOutcome> {
-    return this.decideAndAppend<ReadOutcome>((state) => {
+  ): Promise<ReadOutcome & { streamSeq: number }> {
+    const landed = await this.decideAndAppend<ReadOutcome>((state) => {
       const { decision, outcome } = decideUser(state, command, conversation, meta);
       if (decision.type !== 'append') return { done: outcome };
       return { event: decision.event, msgId: meta.commandId, after: () => outcome };
     }, notAfter);
+    return { ...landed.value, streamSeq: landed.streamSeq };
   }
 
   protected initialState(): UserState {
