@@ -89,6 +89,7 @@ export class ActorHostService implements OnApplicationBootstrap, BeforeApplicati
         dedupWindowMs: config.get('IM_DEDUP_WINDOW_MS'),
         maxDedupEntries: config.get('IM_DEDUP_MAX_ENTRIES'),
         recallWindowMs: config.get('IM_RECALL_WINDOW_MS'),
+        maxRecallEntries: config.get('IM_RECALL_MAX_ENTRIES'),
       },
       append: { maxAttempts: config.get('IM_APPEND_MAX_ATTEMPTS'), maxJitterMs: 5 },
     });

@@ -28,6 +28,11 @@ export const envSchema = z.object({
   IM_DEDUP_WINDOW_MS: int(0, 24 * 3600 * 1000),
   IM_DEDUP_MAX_ENTRIES: int(1, 100_000),
   IM_RECALL_WINDOW_MS: int(0, 24 * 3600 * 1000),
+  IM_RECALL_MAX_ENTRIES: int(1, 100_000),
+  /** An actor saves a snapshot after this many events since its last one (0 = never, also not on passivation). */
+  IM_SNAPSHOT_EVERY: int(0, 1_000),
+  /** With IM_EVENTS_MAX_AGE_MS > 0: how often the retention sweeper runs (0 = a tenth of the max age, 1 s to 1 h). */
+  IM_SNAPSHOT_SWEEP_MS: int(0, 0),
   IM_APPEND_MAX_ATTEMPTS: int(1, 25),
   IM_PROJECTIONS: z
     .string()

@@ -34,14 +34,17 @@ export interface ConversationRules {
   maxDedupEntries: number;
   /** How long after sending a message can be recalled, in ms. */
   recallWindowMs: number;
+  /** Most recent messages remembered for recall (older ones are past the window whatever their age). */
+  maxRecallEntries: number;
 }
 
-/** Defaults: 16 KiB bodies, dedup for 24 h or 100,000 sends, recall for 24 h. */
+/** Defaults: 16 KiB bodies, dedup for 24 h or 100,000 sends, recall for 24 h or the last 100,000 messages. */
 export const DEFAULT_CONVERSATION_RULES: ConversationRules = {
   maxBodyBytes: 16 * 1024,
   dedupWindowMs: 24 * 3600 * 1000,
   maxDedupEntries: 100_000,
   recallWindowMs: 24 * 3600 * 1000,
+  maxRecallEntries: 100_000,
 };
 
 /** Decision of a conversation: the event to append, nothing, or the original of a duplicate send. */
@@ -62,12 +65,27 @@ export function initialConversationState(conversationId: string): ConversationSt
     owner: '',
     members:
       parsed.kind === 'direct'
-        ? new Map(parsed.users.map((u) => [u, { joinSeq: 0, role: 'member' as const, ownLastSeq: 0 }]))
+        ? new Map(
+            parsed.users.map((u) => [
+              u,
+              { joinSeq: 0, role: 'member' as const, ownLastSeq: 0, joinedAt: 0, version: 0 },
+            ]),
+          )
         : new Map(),
     lastSeq: 0,
     dissolved: false,
     recent: new Map(),
     sent: new Map(),
+    record: {
+      createdAt: null,
+      activeAt: 0,
+      dissolvedAt: null,
+      ownerVersion: 0,
+      last: null,
+      left: new Map(),
+      speakers: new Map(),
+      own: new Map(),
+    },
   };
 }
 
@@ -211,6 +229,8 @@ export function evolveConversation(
   position: EventPosition,
   rules: ConversationRules = DEFAULT_CONVERSATION_RULES,
 ): ConversationState {
+  const record = state.record;
+  const { streamSeq } = position;
   switch (event.type) {
     case 'GroupCreated':
       state.exists = true;
@@ -219,22 +239,48 @@ export function evolveConversation(
       state.members = new Map(
         event.data.members.map((u) => [
           u,
-          { joinSeq: 0, role: u === event.data.owner ? 'owner' : 'member', ownLastSeq: 0 },
+          {
+            joinSeq: 0,
+            role: u === event.data.owner ? 'owner' : 'member',
+            ownLastSeq: 0,
+            joinedAt: event.at,
+            version: streamSeq,
+          },
         ]),
       );
+      for (const u of event.data.members) record.left.delete(u);
+      record.createdAt = Math.min(record.createdAt ?? event.at, event.at);
+      record.activeAt = Math.max(record.activeAt, event.at);
+      record.ownerVersion = streamSeq;
       return state;
     case 'MembersJoined':
       for (const u of event.data.userIds) {
-        state.members.set(u, { joinSeq: event.data.joinSeq, role: 'member', ownLastSeq: 0 });
+        state.members.set(u, {
+          joinSeq: event.data.joinSeq,
+          role: 'member',
+          ownLastSeq: 0,
+          joinedAt: event.at,
+          version: streamSeq,
+        });
+        record.left.delete(u);
       }
-      if (!state.owner) promoteOwner(state);
+      if (!state.owner) promoteOwner(state, streamSeq);
       return state;
-    case 'MemberLeft':
+    case 'MemberLeft': {
+      const member = state.members.get(event.data.userId);
+      record.left.set(event.data.userId, {
+        joinSeq: member?.joinSeq ?? 0,
+        leftSeq: event.data.atSeq,
+        joinedAt: member?.joinedAt ?? 0,
+        version: streamSeq,
+      });
       state.members.delete(event.data.userId);
-      if (state.owner === event.data.userId) promoteOwner(state);
+      if (state.owner === event.data.userId) promoteOwner(state, streamSeq);
       return state;
+    }
     case 'GroupDissolved':
       state.dissolved = true;
+      record.dissolvedAt ??= event.at;
       return state;
     case 'MessageSent': {
       const { seq, from, clientMsgId } = event.data;
@@ -242,15 +288,24 @@ export function evolveConversation(
       state.lastSeq = seq;
       const member = state.members.get(from);
       if (member) member.ownLastSeq = seq;
-      state.sent.set(sentKey(from, clientMsgId), { seq, streamSeq: position.streamSeq, at: event.at });
+      state.sent.set(sentKey(from, clientMsgId), { seq, streamSeq, at: event.at });
       state.recent.set(seq, { from, at: event.at, recalled: false });
       forgetOlderThan(state.sent, event.at - rules.dedupWindowMs, rules.maxDedupEntries);
-      forgetOlderThan(state.recent, event.at - rules.recallWindowMs, Number.POSITIVE_INFINITY);
+      forgetOlderThan(state.recent, event.at - rules.recallWindowMs, rules.maxRecallEntries);
+      record.createdAt = Math.min(record.createdAt ?? event.at, event.at);
+      record.activeAt = Math.max(record.activeAt, event.at);
+      const { kind, body, mentions } = event.data;
+      record.last = { seq, streamSeq, from, kind, body, mentions, at: event.at, recalled: false };
+      if (state.kind === 'group') {
+        record.speakers.set(from, Math.max(record.speakers.get(from) ?? 0, event.at));
+      }
+      record.own.set(from, Math.max(record.own.get(from) ?? 0, seq));
       return state;
     }
     case 'MessageRecalled': {
       const message = state.recent.get(event.data.seq);
       if (message) message.recalled = true;
+      if (record.last?.seq === event.data.seq) record.last.recalled = true;
       return state;
     }
     default: {
@@ -261,7 +316,7 @@ export function evolveConversation(
 }
 
 /** The owner left: the longest-standing member (lowest joinSeq, then id) takes over, deterministically. */
-function promoteOwner(state: ConversationState): void {
+function promoteOwner(state: ConversationState, streamSeq: number): void {
   let next: string | undefined;
   for (const [u, m] of state.members) {
     const best = next === undefined ? undefined : state.members.get(next)!;
@@ -269,6 +324,7 @@ function promoteOwner(state: ConversationState): void {
   }
   state.owner = next ?? '';
   if (next) state.members.get(next)!.role = 'owner';
+  state.record.ownerVersion = streamSeq;
 }
 
 /** Maps are in insertion (= time) order: drop from the front while too old or too many. */
