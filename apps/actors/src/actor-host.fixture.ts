@@ -1,6 +1,6 @@
 import { ConfigService } from '@nestjs/config';
 import { ParleyConfig, validateEnv } from '@parley/config';
-import { JetStreamEventLog, NatsClient } from '@parley/event-log';
+import { JetStreamEventLog, JetStreamSnapshotStore, NatsClient } from '@parley/event-log';
 import { ActorHostService } from './actor-host.service';
 
 /** An actor host wired by hand (no Nest container), for tests that run several hosts in one process. */
@@ -22,7 +22,12 @@ export async function startTestActorHost(
   const config = new ParleyConfig(new ConfigService(settings));
   const nats = new NatsClient();
   await nats.connect(natsUrl, 'parley-actors-test', { replicas: 1 });
-  const service = new ActorHostService(nats, new JetStreamEventLog(nats.nc, nats.jsm), config);
+  const service = new ActorHostService(
+    nats,
+    new JetStreamEventLog(nats.nc, nats.jsm),
+    config,
+    new JetStreamSnapshotStore(nats.nc),
+  );
   await service.onApplicationBootstrap();
   return {
     service,

@@ -33,6 +33,7 @@ import {
   LogUnavailableError,
   NatsClient,
   settlesWithin,
+  SnapshotStore,
 } from '@parley/event-log';
 import { headers, type JsMsg, type Msg, type Subscription } from 'nats';
 import { CommandHandler } from './command-handler';
@@ -75,6 +76,7 @@ export class ActorHostService implements OnApplicationBootstrap, BeforeApplicati
     private readonly nats: NatsClient,
     eventLog: EventLog,
     config: ParleyConfig,
+    snapshots: SnapshotStore,
   ) {
     this.maxPending = config.get('IM_ACTORS_MAX_PENDING');
     this.limits = { maxBodyBytes: config.get('IM_MAX_BODY_BYTES') };
@@ -92,6 +94,7 @@ export class ActorHostService implements OnApplicationBootstrap, BeforeApplicati
         maxRecallEntries: config.get('IM_RECALL_MAX_ENTRIES'),
       },
       append: { maxAttempts: config.get('IM_APPEND_MAX_ATTEMPTS'), maxJitterMs: 5 },
+      snapshots: { store: snapshots, every: config.get('IM_SNAPSHOT_EVERY') },
     });
     if (config.get('IM_PARTITIONING') === 'on') {
       this.placement = {
@@ -173,7 +176,7 @@ export class ActorHostService implements OnApplicationBootstrap, BeforeApplicati
     await this.shutdownStep('handing the partitions over', async () => this.leases?.stop());
     this.router?.close();
     const idle = await this.shutdownStep('finishing the mailboxes', () => this.handler.idle());
-    this.handler.close();
+    await this.shutdownStep('saving snapshots of the live actors', () => this.handler.close());
     this.log.log(idle ? 'actor host stopped: mailboxes empty' : 'actor host stopped');
   }
 

@@ -10,6 +10,7 @@ import { type CommandMeta, type ConversationCommand, type ConversationRules } fr
 import { type EventLog } from '@parley/event-log';
 import { ConversationActor } from './actors/conversation.actor';
 import { type AppendPolicy } from './actors/append-with-retry';
+import { type SnapshotSettings, Snapshotter } from './actors/snapshotter';
 import { UserActor } from './actors/user.actor';
 import { ActorRegistry, type ActorRegistryOptions } from './runtime/actor-registry';
 
@@ -21,6 +22,8 @@ export interface ActorHostSettings {
   rules: ConversationRules;
   /** Attempts and jitter on expected-sequence conflicts. */
   append: Omit<AppendPolicy, 'onConflict'>;
+  /** Snapshots (none: every activation replays its subject in full). */
+  snapshots?: SnapshotSettings;
 }
 
 /** Counters of the actor host, for metrics and tests. */
@@ -45,14 +48,20 @@ export class CommandHandler {
   readonly conversations: ActorRegistry<ConversationActor>;
   /** User actors. */
   readonly users: ActorRegistry<UserActor>;
+  /** Loads and saves actor snapshots (undefined without snapshot settings). */
+  readonly snapshots?: Snapshotter;
 
   constructor(log: EventLog, settings: ActorHostSettings) {
     const policy: AppendPolicy = { ...settings.append, onConflict: () => this.stats.conflicts++ };
+    const snapshots = settings.snapshots && new Snapshotter(settings.snapshots, log);
+    this.snapshots = snapshots;
+    const hooks = { onPassivate: (_key: string, actor: { passivated(): void }) => actor.passivated() };
     this.conversations = new ActorRegistry(
-      (id) => new ConversationActor(id, log, settings.rules, policy),
+      (id) => new ConversationActor(id, log, settings.rules, policy, snapshots),
       settings.registry,
+      hooks,
     );
-    this.users = new ActorRegistry((id) => new UserActor(id, log, policy), settings.registry);
+    this.users = new ActorRegistry((id) => new UserActor(id, log, policy, snapshots), settings.registry, hooks);
   }
 
   /**
@@ -120,10 +129,11 @@ export class CommandHandler {
     await Promise.all([this.conversations.idle(), this.users.idle()]);
   }
 
-  /** Forgets every actor. */
-  close(): void {
+  /** Passivates every actor (their unsaved events go into snapshots) and waits for the saves. */
+  async close(): Promise<void> {
     this.conversations.close();
     this.users.close();
+    await this.snapshots?.idle();
   }
 }
 

@@ -3,9 +3,14 @@ import { ParleyConfig } from '@parley/config';
 import { EventLog } from './event-log';
 import { JetStreamEventLog } from './jetstream-event-log';
 import { HealthBeat } from './health-beat';
+import { JetStreamSnapshotStore } from './jetstream-snapshot-store';
 import { NatsClient } from './nats-client';
+import { SnapshotStore } from './snapshot-store';
 
-/** Provides the NATS connection (named after the app) and the {@link EventLog} port bound to JetStream. */
+/**
+ * Provides the NATS connection (named after the app), the {@link EventLog} port bound to JetStream, and
+ * the {@link SnapshotStore} on the IM_SNAPSHOTS bucket (created by the actor hosts, bound by the others).
+ */
 @Module({})
 export class EventLogModule {
   /** The module for one app; `appName` names its NATS connection. */
@@ -31,9 +36,18 @@ export class EventLogModule {
           inject: [NatsClient],
           useFactory: (client: NatsClient) => new JetStreamEventLog(client.nc, client.jsm),
         },
+        {
+          provide: SnapshotStore,
+          inject: [NatsClient, ParleyConfig],
+          useFactory: (client: NatsClient, config: ParleyConfig) =>
+            new JetStreamSnapshotStore(client.nc, {
+              replicas: config.get('IM_STREAM_REPLICAS'),
+              create: appName === 'actors',
+            }),
+        },
         HealthBeat,
       ],
-      exports: [NatsClient, EventLog],
+      exports: [NatsClient, EventLog, SnapshotStore],
     };
   }
 }

@@ -44,4 +44,8 @@ export abstract class EventLog {
   abstract replaySubject(subject: string, fromStreamSeq?: number): AsyncGenerator<StoredEvent>;
   /** The last event of a subject, or undefined when it has none. */
   abstract readLast(subject: string): Promise<StoredEvent | undefined>;
+  /** The event at a stream position, or undefined when none is stored there (expired, or not yet written). */
+  abstract readAt(streamSeq: number): Promise<StoredEvent | undefined>;
+  /** The first and last positions the stream holds (first > last when it is empty). */
+  abstract bounds(): Promise<{ first: number; last: number }>;
 }

@@ -11,3 +11,5 @@ export * from './throttled-log';
 export * from './event-log.module';
 export * from './nats-client';
 export * from './health-beat';
+export * from './snapshot-store';
+export * from './jetstream-snapshot-store';

@@ -105,6 +105,23 @@ export class JetStreamEventLog extends EventLog {
     }
   }
 
+  /** The event at a stream position, read from the stream leader. */
+  async readAt(streamSeq: number): Promise<StoredEvent | undefined> {
+    try {
+      const sm = await this.jsm.streams.getMessage(this.stream, { seq: streamSeq });
+      return { streamSeq: sm.seq, subject: sm.subject, data: sm.data, time: sm.time };
+    } catch (err) {
+      if (jetStreamErrorCode(err) === NO_MESSAGE_FOUND || (err as NatsError).code === '404') return undefined;
+      throw err;
+    }
+  }
+
+  /** The stream's first and last sequence. */
+  async bounds(): Promise<{ first: number; last: number }> {
+    const { state } = await this.jsm.streams.info(this.stream);
+    return { first: state.first_seq, last: state.last_seq };
+  }
+
   /**
    * Replays one subject from a stream position with a server-side filtered ordered consumer: the
    * server skips other subjects, and the client pulls large batches, so a subject of 10k events

@@ -11,12 +11,16 @@ import {
   type ConversationMembership,
   type ConversationRules,
   type ConversationState,
+  CONVERSATION_SNAPSHOT_VERSION,
   decideConversation,
   evolveConversation,
   initialConversationState,
+  restoreConversation,
+  snapshotConversation,
 } from '@parley/domain';
 import { type EventLog } from '@parley/event-log';
 import { type AppendPolicy } from './append-with-retry';
+import { type Snapshotter } from './snapshotter';
 import { SubjectActor } from './subject-actor';
 
 /** The outcome of a command on a conversation. */
@@ -38,8 +42,9 @@ export class ConversationActor extends SubjectActor<ConversationState, Conversat
     log: EventLog,
     private readonly rules: ConversationRules,
     policy: AppendPolicy,
+    snapshots?: Snapshotter,
   ) {
-    super(conversationEventSubject(conversationId), log, policy);
+    super(conversationEventSubject(conversationId), log, policy, snapshots);
   }
 
   /**
@@ -87,5 +92,13 @@ export class ConversationActor extends SubjectActor<ConversationState, Conversat
 
   protected evolve(state: ConversationState, event: ConversationEvent, streamSeq: number): void {
     evolveConversation(state, event, { streamSeq }, this.rules);
+  }
+
+  protected snapshotState(state: ConversationState): { v: number; state: unknown } {
+    return { v: CONVERSATION_SNAPSHOT_VERSION, state: snapshotConversation(state) };
+  }
+
+  protected restoreState(v: number, json: unknown): ConversationState {
+    return restoreConversation(this.conversationId, v, json);
   }
 }

@@ -1,6 +1,7 @@
 import { decodeEvent, encodeEvent, ErrorCode, type ParleyEvent, ParleyError } from '@parley/contracts';
-import { ConcurrencyError, type EventLog } from '@parley/event-log';
+import { ConcurrencyError, type EventLog, type Snapshot } from '@parley/event-log';
 import { type AppendPolicy, appendWithRetry } from './append-with-retry';
+import { type Snapshotter } from './snapshotter';
 
 /** What one attempt decided: nothing to write (a final answer), or one event to append. */
 export type Decided<E, T> = { done: T } | { event: E; msgId: string; after: (streamSeq: number) => T };
@@ -18,16 +19,22 @@ export interface Landed<T> {
  * expected-last-subject-sequence guard. A conflict means another writer got there first, and a
  * duplicate Nats-Msg-Id means the log already holds the event: either way the actor catches up and
  * decides again (bounded by the policy).
+ *
+ * Activation starts from the subject's snapshot when one can be trusted and folds only the tail after
+ * it; every `every` folded events, and when passivated, the actor asks for a snapshot in the background.
  */
 export abstract class SubjectActor<S, E extends ParleyEvent> {
   private state?: S;
   private lastStreamSeq = 0;
   private stale = false;
+  /** Events folded since the last snapshot (or since an empty start). */
+  private sinceSnapshot = 0;
 
   protected constructor(
     private readonly subject: string,
     private readonly log: EventLog,
     private readonly policy: AppendPolicy,
+    private readonly snapshots?: Snapshotter,
   ) {}
 
   /** The state before the first event. */
@@ -36,6 +43,10 @@ export abstract class SubjectActor<S, E extends ParleyEvent> {
   protected abstract owns(event: ParleyEvent): event is E;
   /** Folds one event into the state. */
   protected abstract evolve(state: S, event: E, streamSeq: number): void;
+  /** The state's snapshot JSON and its version. */
+  protected abstract snapshotState(state: S): { v: number; state: unknown };
+  /** The state from snapshot JSON; throws when the JSON does not fit its version. */
+  protected abstract restoreState(v: number, json: unknown): S;
 
   /**
    * Another host may have written since this actor last folded (its partition changed hands): the next
@@ -48,12 +59,66 @@ export abstract class SubjectActor<S, E extends ParleyEvent> {
   /** The folded state: replayed on first use, caught up when another host may have written. */
   protected async current(): Promise<S> {
     if (!this.state) {
-      this.state = this.initialState();
-      await this.catchUp();
+      await this.activate();
     } else if (this.stale) {
       await this.catchUp();
     }
-    return this.state;
+    return this.state!;
+  }
+
+  /**
+   * Called when the registry drops this actor: a tail of at least a tenth of `every` events goes into a
+   * snapshot (a shorter one replays in about a millisecond, not worth a write per idle actor).
+   */
+  passivated(): void {
+    const every = this.snapshots?.every ?? 0;
+    if (this.state && every > 0 && this.sinceSnapshot >= Math.max(1, Math.ceil(every / 10))) {
+      this.sinceSnapshot = 0;
+      this.snapshots!.request(this.subject, () => this.snapshot());
+    }
+  }
+
+  /** Saves a snapshot of the current state now (the retention sweeper); answers whether one was written. */
+  async snapshotNow(): Promise<boolean> {
+    await this.current();
+    if (!this.snapshots || this.lastStreamSeq === 0) return false;
+    this.sinceSnapshot = 0;
+    return this.snapshots.saveNow(this.subject, this.snapshot());
+  }
+
+  /** The subject's position the state is valid at. */
+  get position(): number {
+    return this.lastStreamSeq;
+  }
+
+  private snapshot(): Snapshot {
+    const { v, state } = this.snapshotState(this.state!);
+    return { v, streamSeq: this.lastStreamSeq, state };
+  }
+
+  /** Recovery: the trusted snapshot (if any), then the tail of the subject after it. */
+  private async activate(): Promise<void> {
+    const snapshot = await this.snapshots?.load(this.subject);
+    if (snapshot) {
+      try {
+        this.state = this.restoreState(snapshot.v, snapshot.state);
+        this.lastStreamSeq = snapshot.streamSeq;
+      } catch (err) {
+        this.snapshots!.refused(this.subject, (err as Error).message);
+      }
+    }
+    this.state ??= this.initialState();
+    await this.catchUp();
+  }
+
+  /** Counts folded events and asks for a background snapshot every `every` of them. */
+  private folded(n: number): void {
+    this.sinceSnapshot += n;
+    const every = this.snapshots?.every ?? 0;
+    if (every > 0 && this.sinceSnapshot >= every) {
+      this.sinceSnapshot = 0;
+      this.snapshots!.request(this.subject, () => this.snapshot());
+    }
   }
 
   /** The state, fresh from the log: a loaded actor folds what other hosts appended since. */
@@ -84,6 +149,7 @@ export abstract class SubjectActor<S, E extends ParleyEvent> {
         }
         this.evolve(state, decided.event, r.streamSeq);
         this.lastStreamSeq = r.streamSeq;
+        this.folded(1);
         return { done: { value: decided.after(r.streamSeq), streamSeq: r.streamSeq } };
       } catch (err) {
         if (!(err instanceof ConcurrencyError)) throw err;
@@ -98,6 +164,7 @@ export abstract class SubjectActor<S, E extends ParleyEvent> {
    * (replaySubject reads the subject's last position first).
    */
   private async catchUp(): Promise<void> {
+    let n = 0;
     for await (const stored of this.log.replaySubject(this.subject, this.lastStreamSeq + 1)) {
       const event = decodeEvent(stored.data);
       if (!this.owns(event)) {
@@ -108,7 +175,9 @@ export abstract class SubjectActor<S, E extends ParleyEvent> {
       }
       this.evolve(this.state!, event, stored.streamSeq);
       this.lastStreamSeq = stored.streamSeq;
+      n++;
     }
     this.stale = false;
+    if (n > 0) this.folded(n);
   }
 }

@@ -6,11 +6,15 @@ import {
   evolveUser,
   initialUserState,
   type ReadOutcome,
+  restoreUser,
+  snapshotUser,
+  USER_SNAPSHOT_VERSION,
   type UserCommand,
   type UserState,
 } from '@parley/domain';
 import { type EventLog } from '@parley/event-log';
 import { type AppendPolicy } from './append-with-retry';
+import { type Snapshotter } from './snapshotter';
 import { SubjectActor } from './subject-actor';
 
 /** One user's actor: read positions folded from `im.evt.user.<id>`, MarkRead decided and appended. */
@@ -19,8 +23,9 @@ export class UserActor extends SubjectActor<UserState, UserEvent> {
     readonly userId: string,
     log: EventLog,
     policy: AppendPolicy,
+    snapshots?: Snapshotter,
   ) {
-    super(userEventSubject(userId), log, policy);
+    super(userEventSubject(userId), log, policy, snapshots);
   }
 
   /**
@@ -51,5 +56,13 @@ export class UserActor extends SubjectActor<UserState, UserEvent> {
 
   protected evolve(state: UserState, event: UserEvent): void {
     evolveUser(state, event);
+  }
+
+  protected snapshotState(state: UserState): { v: number; state: unknown } {
+    return { v: USER_SNAPSHOT_VERSION, state: snapshotUser(state) };
+  }
+
+  protected restoreState(v: number, json: unknown): UserState {
+    return restoreUser(this.userId, v, json);
   }
 }

@@ -82,7 +82,7 @@ describe('partition placement (own nats-server, lease ttl 2 s)', () => {
       `conv.${cid}.create`,
       enc.encode(JSON.stringify({ by: 'u1', name: 'r', members: ['u2'] })),
     );
-    expect(reply).toEqual({ ok: true, result: { conversationId: cid } });
+    expect(reply).toEqual({ ok: true, result: { conversationId: cid, streamSeq: 1 } });
     expect(a.service.router!.stats.served).toBe(servedBefore + 1);
     expect(b.service.router!.stats.forwarded).toBeGreaterThan(0);
 

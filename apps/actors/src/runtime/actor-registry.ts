@@ -10,6 +10,12 @@ export interface ActorRegistryOptions {
   maxConcurrent: number;
 }
 
+/** What the registry tells its owner about actors leaving memory. */
+export interface ActorRegistryHooks<A> {
+  /** Called as an actor is passivated (idle, over the cap, or at shutdown), e.g. to snapshot it. */
+  onPassivate?: (key: string, actor: A) => void;
+}
+
 interface Entry<A> {
   actor: A;
   tail: Promise<unknown>;
@@ -32,6 +38,7 @@ export class ActorRegistry<A> {
   constructor(
     private readonly create: (key: string) => A,
     private readonly opts: ActorRegistryOptions,
+    private readonly hooks: ActorRegistryHooks<A> = {},
   ) {
     this.slots = new Semaphore(opts.maxConcurrent);
     this.sweeper = setInterval(() => this.passivateIdle(), Math.max(250, Math.min(opts.idleMs / 2, 30_000)));
@@ -80,30 +87,30 @@ export class ActorRegistry<A> {
     while (this.inFlight > 0) await Promise.all([...this.live.values()].map((e) => e.tail));
   }
 
-  /** Stops the idle sweeper and forgets every actor. */
+  /** Stops the idle sweeper and passivates every actor (call once the mailboxes are empty). */
   close(): void {
     clearInterval(this.sweeper);
-    this.live.clear();
+    for (const [key, e] of this.live) this.passivate(key, e);
+  }
+
+  private passivate(key: string, e: Entry<A>): void {
+    this.live.delete(key);
+    this.passivated++;
+    this.hooks.onPassivate?.(key, e.actor);
   }
 
   private enforceCap(): void {
     if (this.live.size <= this.opts.maxLiveActors) return;
     for (const [key, e] of this.live) {
       if (this.live.size <= this.opts.maxLiveActors) break;
-      if (e.pending === 0) {
-        this.live.delete(key);
-        this.passivated++;
-      }
+      if (e.pending === 0) this.passivate(key, e);
     }
   }
 
   private passivateIdle(): void {
     const cutoff = Date.now() - this.opts.idleMs;
     for (const [key, e] of this.live) {
-      if (e.pending === 0 && e.lastUsed < cutoff) {
-        this.live.delete(key);
-        this.passivated++;
-      }
+      if (e.pending === 0 && e.lastUsed < cutoff) this.passivate(key, e);
     }
   }
 }
