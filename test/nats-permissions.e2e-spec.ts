@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { ensureStreams, EVENTS_STREAM, INGRESS_STREAM } from '@parley/event-log';
+import { conversationEventSubject } from '@parley/contracts';
+import { ensureStreams, EVENTS_STREAM, INGRESS_STREAM, JetStreamSnapshotStore } from '@parley/event-log';
 import { NatsServer, uniqueName, waitFor } from '@parley/testing';
 import { startTestActorHost } from '../apps/actors/src/actor-host.fixture';
 import { connect, headers, type NatsConnection, StringCodec } from 'nats';
@@ -112,9 +113,10 @@ describe('NATS users and permissions (deploy/nats/nats.conf)', () => {
     expect((await fetch(`${sys.gateway.url}/metrics`)).status).toBe(200);
     await bobWs.close();
 
-    // A new actor host rehydrates the conversation from the log and goes on at the right seq.
+    // A new actor host rehydrates the conversation from the log and goes on at the right seq; it
+    // snapshots after every event here, and the projector's user can read (not write) the snapshot.
     await sys.actors.stop();
-    const host = await startTestActorHost(natsUrlAs(sys.nats.url, users.actors));
+    const host = await startTestActorHost(natsUrlAs(sys.nats.url, users.actors), { IM_SNAPSHOT_EVERY: '1' });
     try {
       expect(
         await alice.ok(
@@ -124,6 +126,11 @@ describe('NATS users and permissions (deploy/nats/nats.conf)', () => {
           201,
         ),
       ).toMatchObject({ seq: 4 });
+      const snapshots = new JetStreamSnapshotStore(await as(users.projector), { create: false });
+      const subject = conversationEventSubject(cid);
+      await waitFor(async () => (await snapshots.position(subject)) > 0, { message: 'a snapshot' });
+      expect((await snapshots.load(subject))?.v).toBe(1);
+      expect(host.service.handler.snapshots!.stats.failed).toBe(0);
     } finally {
       await host.stop();
     }
@@ -184,6 +191,11 @@ describe('NATS users and permissions (deploy/nats/nats.conf)', () => {
       expect(await refused(jsm.streams.delete(EVENTS_STREAM))).toMatch(/permissions violation/i);
       expect(await refused(jsm.streams.purge(INGRESS_STREAM))).toMatch(/permissions violation/i);
     }
+    // Only actor hosts write snapshots.
+    const snapshots = new JetStreamSnapshotStore(projector, { create: false });
+    expect(
+      await refused(snapshots.save('im.evt.conv.g:forged', { v: 1, streamSeq: 1e9, state: {} })),
+    ).toMatch(/permissions violation/i);
     const jsm = await (await as(users.actors)).jetstreamManager();
     expect((await jsm.streams.info(EVENTS_STREAM)).state.messages).toBeGreaterThan(0);
     expect(natsUrlAs(sys.nats.url, users.gateway)).toContain('gateway:gateway-secret@');
