@@ -24,13 +24,13 @@ describe('validateEnv', () => {
   it('keeps history forever by default and validates the retention job settings', () => {
     expect(validateEnv({})).toMatchObject({
       IM_HISTORY_RETENTION_MS: 0,
-      IM_HISTORY_RETENTION_INTERVAL_MS: 60_000,
+      IM_HISTORY_RETENTION_EVERY_MS: 60_000,
       IM_HISTORY_RETENTION_BATCH: 1_000,
     });
     expect(validateEnv({ IM_HISTORY_RETENTION_MS: '86400000' }).IM_HISTORY_RETENTION_MS).toBe(86_400_000);
     expect(() => validateEnv({ IM_HISTORY_RETENTION_MS: '-1' })).toThrow(/IM_HISTORY_RETENTION_MS/);
-    expect(() => validateEnv({ IM_HISTORY_RETENTION_INTERVAL_MS: '10' })).toThrow(
-      /IM_HISTORY_RETENTION_INTERVAL_MS/,
+    expect(() => validateEnv({ IM_HISTORY_RETENTION_EVERY_MS: '10' })).toThrow(
+      /IM_HISTORY_RETENTION_EVERY_MS/,
     );
     expect(() => validateEnv({ IM_HISTORY_RETENTION_BATCH: '0' })).toThrow(/IM_HISTORY_RETENTION_BATCH/);
   });

@@ -47,7 +47,7 @@ export const envSchema = z.object({
   /** History retention (DESIGN §15): messages older than this leave history and sync, 0 = keep forever. */
   IM_HISTORY_RETENTION_MS: int(0, 0),
   /** How often the projector deletes messages past retention from MySQL. */
-  IM_HISTORY_RETENTION_INTERVAL_MS: int(1_000, 60_000),
+  IM_HISTORY_RETENTION_EVERY_MS: int(1_000, 60_000),
   /** Rows per DELETE of the retention job (each statement holds its row locks only that long). */
   IM_HISTORY_RETENTION_BATCH: z.coerce.number().int().min(1).max(100_000).default(1_000),
   IM_HOT_GROUPS_WINDOW_MS: int(1_000, 5 * 60 * 1000),

@@ -297,7 +297,7 @@ describe('history retention (own nats-server, shared MariaDB and Redis)', () => 
       const settings = validateEnv({
         MYSQL_URL: url,
         IM_HISTORY_RETENTION_MS: '60000',
-        IM_HISTORY_RETENTION_INTERVAL_MS: '1000',
+        IM_HISTORY_RETENTION_EVERY_MS: '1000',
         IM_HISTORY_RETENTION_BATCH: '1',
       });
       const app = await Test.createTestingModule({

@@ -9,7 +9,7 @@ import { ParleyDatabase } from '@parley/read-model';
 import { HistoryRetention } from './history-retention';
 
 /**
- * Runs {@link HistoryRetention} every `IM_HISTORY_RETENTION_INTERVAL_MS` in a projector that runs the
+ * Runs {@link HistoryRetention} every `IM_HISTORY_RETENTION_EVERY_MS` in a projector that runs the
  * history projection. Passes never overlap (the next is scheduled when one ends); a failed pass is
  * logged and retried at the next interval. Shutdown stops the timer and waits for the pass in hand,
  * which stops after its current statement, before the MySQL pool closes.
@@ -27,7 +27,7 @@ export class HistoryRetentionJob implements OnApplicationBootstrap, BeforeApplic
     private readonly config: ParleyConfig,
     db: ParleyDatabase,
   ) {
-    this.intervalMs = config.get('IM_HISTORY_RETENTION_INTERVAL_MS');
+    this.intervalMs = config.get('IM_HISTORY_RETENTION_EVERY_MS');
     this.retention = new HistoryRetention(db, {
       historyRetentionMs: config.get('IM_HISTORY_RETENTION_MS'),
       batchSize: config.get('IM_HISTORY_RETENTION_BATCH'),
