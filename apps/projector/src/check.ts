@@ -12,6 +12,8 @@ import {
 import { EVENTS_STREAM } from '@parley/event-log';
 import {
   decodeMembership,
+  effectiveRetentionMs,
+  mayBeDeletedByRetention,
   type MessagePreview,
   type ParleyDatabase,
   type ParleyRedis,
@@ -51,6 +53,18 @@ export interface CheckOptions {
   stream?: string;
   /** How long to wait for the projections to reach the stream's end, in ms (default 30 s). */
   waitMs?: number;
+  /** History retention the projector runs with: messages past it may be missing from MySQL. */
+  retention?: CheckRetention;
+}
+
+/** The history retention a check allows for (see {@link mayBeDeletedByRetention}). */
+export interface CheckRetention {
+  /** `IM_HISTORY_RETENTION_MS` (0 = keep: every message must be in MySQL). */
+  historyRetentionMs: number;
+  /** Clock skew allowed between the checker and the retention job, in ms (default 60 s). */
+  marginMs?: number;
+  /** The clock (tests pin it). */
+  now?: () => number;
 }
 
 interface ExpectedMessage {
@@ -74,6 +88,8 @@ interface ExpectedConversation {
   lastAt: number | null;
   /** Users who left and are not back: their leave seq and the join seq they had. */
   left: Map<string, { leftSeq: number; joinSeq: number }>;
+  /** The conversation's own history retention: `GroupSettingsChanged.retentionMs` folds in here (none yet). */
+  retentionMs: number | null;
   messages: Map<number, ExpectedMessage>;
   speakers: Map<string, number>;
   ownMax: Map<string, number>;
@@ -103,6 +119,7 @@ export function foldExpected(events: Array<{ event: ParleyEvent; streamSeq: numb
         activeAt: 0,
         lastAt: null,
         left: new Map(),
+        retentionMs: null,
         messages: new Map(),
         speakers: new Map(),
         ownMax: new Map(),
@@ -225,7 +242,7 @@ export async function checkProjections(nc: NatsConnection, opts: CheckOptions): 
     }
     if (at < upTo) diff(`${name} position`, `>= ${upTo}`, at);
   }
-  if (opts.db) await checkHistory(opts.db, expected, diff);
+  if (opts.db) await checkHistory(opts.db, expected, opts.retention ?? { historyRetentionMs: 0 }, diff);
   if (opts.redis) await checkCounters(opts.redis, expected, opts.previewMaxChars ?? 200, diff);
   return { upTo, differences };
 }
@@ -241,7 +258,12 @@ async function historyPosition(db: ParleyDatabase): Promise<number> {
 
 type Diff = (where: string, expected: unknown, actual: unknown) => void;
 
-async function checkHistory(db: ParleyDatabase, x: ExpectedState, diff: Diff): Promise<void> {
+async function checkHistory(
+  db: ParleyDatabase,
+  x: ExpectedState,
+  retention: CheckRetention,
+  diff: Diff,
+): Promise<void> {
   const q = <T>(sql: string) => db.dataSource.query(sql) as Promise<T[]>;
   const convRows = await q<{
     id: string;
@@ -252,7 +274,11 @@ async function checkHistory(db: ParleyDatabase, x: ExpectedState, diff: Diff): P
     last_message_at: Date | null;
     dissolved_at: Date | null;
     created_at: Date;
-  }>('SELECT id, type, name, owner, last_seq, last_message_at, dissolved_at, created_at FROM conversations');
+    retention_ms: number | null;
+  }>(
+    'SELECT id, type, name, owner, last_seq, last_message_at, dissolved_at, created_at, retention_ms ' +
+      'FROM conversations',
+  );
   const convs = new Map(convRows.map((r) => [r.id, r]));
   for (const [cid, c] of x.conversations) {
     if (!c.state.exists) continue;
@@ -266,6 +292,7 @@ async function checkHistory(db: ParleyDatabase, x: ExpectedState, diff: Diff): P
       lastMessageAt: c.lastAt,
       dissolvedAt: c.dissolvedAt,
       createdAt: c.createdAt,
+      retentionMs: c.retentionMs,
     };
     const have = r && {
       type: r.type,
@@ -275,6 +302,7 @@ async function checkHistory(db: ParleyDatabase, x: ExpectedState, diff: Diff): P
       lastMessageAt: ms(r.last_message_at),
       dissolvedAt: ms(r.dissolved_at),
       createdAt: ms(r.created_at),
+      retentionMs: r.retention_ms === null ? null : Number(r.retention_ms),
     };
     diff(`mysql conversations[${cid}]`, want, have ?? null);
   }
@@ -322,10 +350,34 @@ async function checkHistory(db: ParleyDatabase, x: ExpectedState, diff: Diff): P
       'recalled_stream_seq FROM messages',
   );
   const messages = new Map(messageRows.map((r) => [`${r.conversation_id} ${r.seq}`, r]));
+  // Taken after the rows were read: a retention pass that deleted any of them used an earlier clock.
+  const now = (retention.now ?? Date.now)();
+  const margin = retention.marginMs ?? 60_000;
   for (const [cid, c] of x.conversations) {
+    const retentionMs = effectiveRetentionMs(retention.historyRetentionMs, c.retentionMs);
     for (const [seq, m] of c.messages) {
       const r = messages.get(`${cid} ${seq}`);
       messages.delete(`${cid} ${seq}`);
+      if (mayBeDeletedByRetention(m.at, now, retentionMs, margin)) {
+        // Past retention: gone, still there (equal to the log), or only the recall applied after the
+        // job deleted the message (a row without stream seq, which the next pass deletes).
+        if (!r) continue;
+        if (r.stream_seq === null) {
+          const have = {
+            recalledAt: ms(r.recalled_at),
+            recalledStreamSeq: r.recalled_stream_seq === null ? null : Number(r.recalled_stream_seq),
+          };
+          diff(
+            `mysql messages[${cid} ${seq}] (recall past retention)`,
+            {
+              recalledAt: m.recalledAt,
+              recalledStreamSeq: m.recalledStreamSeq,
+            },
+            have,
+          );
+          continue;
+        }
+      }
       const have = r && {
         streamSeq: r.stream_seq === null ? null : Number(r.stream_seq),
         from: r.sender,

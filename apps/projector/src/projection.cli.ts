@@ -1,7 +1,8 @@
 /**
  * Operations on the projections, from the repository root:
  *   npm run projection -- rebuild history|counters   drop the projection's state and replay the log
- *   npm run projection -- check                       compare MySQL and Redis with the log (exit 1 on any difference)
+ *   npm run projection -- check                       compare MySQL and Redis with the log (exit 1 on any difference;
+ *                                                     messages past IM_HISTORY_RETENTION_MS may be missing)
  *   npm run projection -- status                      position and lag of each projection
  * Settings come from the same environment variables as the apps (NATS_URL, MYSQL_URL, REDIS_URL…).
  */
@@ -52,7 +53,12 @@ async function main(argv: string[]): Promise<number> {
       }
       return 0;
     }
-    const result = await checkProjections(nc, { db, redis, previewMaxChars: env.IM_PREVIEW_MAX_CHARS });
+    const result = await checkProjections(nc, {
+      db,
+      redis,
+      previewMaxChars: env.IM_PREVIEW_MAX_CHARS,
+      retention: { historyRetentionMs: env.IM_HISTORY_RETENTION_MS },
+    });
     for (const d of result.differences) {
       console.log(`${d.where}: expected ${JSON.stringify(d.expected)}, found ${JSON.stringify(d.actual)}`);
     }

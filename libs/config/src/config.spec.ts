@@ -21,6 +21,20 @@ describe('validateEnv', () => {
     expect(() => validateEnv({ IM_JWT_SECRET: 'short' })).toThrow(/IM_JWT_SECRET/);
   });
 
+  it('keeps history forever by default and validates the retention job settings', () => {
+    expect(validateEnv({})).toMatchObject({
+      IM_HISTORY_RETENTION_MS: 0,
+      IM_HISTORY_RETENTION_EVERY_MS: 60_000,
+      IM_HISTORY_RETENTION_BATCH: 1_000,
+    });
+    expect(validateEnv({ IM_HISTORY_RETENTION_MS: '86400000' }).IM_HISTORY_RETENTION_MS).toBe(86_400_000);
+    expect(() => validateEnv({ IM_HISTORY_RETENTION_MS: '-1' })).toThrow(/IM_HISTORY_RETENTION_MS/);
+    expect(() => validateEnv({ IM_HISTORY_RETENTION_EVERY_MS: '10' })).toThrow(
+      /IM_HISTORY_RETENTION_EVERY_MS/,
+    );
+    expect(() => validateEnv({ IM_HISTORY_RETENTION_BATCH: '0' })).toThrow(/IM_HISTORY_RETENTION_BATCH/);
+  });
+
   it('parses booleans and numbers from strings', () => {
     const env = validateEnv({ IM_DEV_AUTH: '1', IM_STREAM_REPLICAS: '3', PORT: '8080' });
     expect(env).toMatchObject({ IM_DEV_AUTH: true, IM_STREAM_REPLICAS: 3, PORT: 8080 });

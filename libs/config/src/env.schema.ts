@@ -49,6 +49,12 @@ export const envSchema = z.object({
   IM_PROJECTION_BATCH_SIZE: int(1, 500),
   IM_PROJECTION_ACK_WAIT_MS: int(1_000, 10_000),
   IM_PREVIEW_MAX_CHARS: int(0, 200),
+  /** History retention (DESIGN §15): messages older than this leave history and sync, 0 = keep forever. */
+  IM_HISTORY_RETENTION_MS: int(0, 0),
+  /** How often the projector deletes messages past retention from MySQL. */
+  IM_HISTORY_RETENTION_EVERY_MS: int(1_000, 60_000),
+  /** Rows per DELETE of the retention job (each statement holds its row locks only that long). */
+  IM_HISTORY_RETENTION_BATCH: z.coerce.number().int().min(1).max(100_000).default(1_000),
   IM_HOT_GROUPS_WINDOW_MS: int(1_000, 5 * 60 * 1000),
   IM_HOT_GROUPS_CACHE_MS: int(0, 3_000),
   IM_READ_YOUR_WRITES_TIMEOUT_MS: int(0, 2_000),

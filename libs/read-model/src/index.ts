@@ -7,4 +7,5 @@ export * from './read-model.module';
 export * from './redis/parley-redis';
 export * from './redis/redis-keys';
 export * from './redis/scripts';
+export * from './retention';
 export * from './store-errors';

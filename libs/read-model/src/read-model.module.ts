@@ -56,6 +56,7 @@ export class ReadModelModule {
               hotGroupsWindowMs: config.get('IM_HOT_GROUPS_WINDOW_MS'),
               hotGroupsCacheMs: config.get('IM_HOT_GROUPS_CACHE_MS'),
               readYourWritesTimeoutMs: config.get('IM_READ_YOUR_WRITES_TIMEOUT_MS'),
+              historyRetentionMs: config.get('IM_HISTORY_RETENTION_MS'),
             }),
         },
         StoreCloser,

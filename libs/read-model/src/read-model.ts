@@ -11,6 +11,7 @@ import { type Message, type MessagePreview } from './message';
 import { type ParleyDatabase } from './mysql/database';
 import { type ParleyRedis } from './redis/parley-redis';
 import { decodeMembership, type ProjectionName } from './redis/redis-keys';
+import { effectiveRetentionMs, isRetained, retentionCutoff } from './retention';
 
 /** Tuning of a {@link ReadModel}. */
 export interface ReadModelOptions {
@@ -20,7 +21,12 @@ export interface ReadModelOptions {
   hotGroupsCacheMs?: number;
   /** Default bound of a read-your-writes wait, in ms (default 2 s). */
   readYourWritesTimeoutMs?: number;
-  /** The clock (tests pin it). */
+  /**
+   * `IM_HISTORY_RETENTION_MS`: messages older than this are left out of history, sync and the session
+   * preview, whether or not the retention job deleted them yet (default 0 = keep forever).
+   */
+  historyRetentionMs?: number;
+  /** The clock (tests pin it; retention cutoffs are taken from it). */
   now?: () => number;
 }
 
@@ -46,7 +52,7 @@ export interface SessionView {
   readSeq: number;
   /** Unread messages. */
   unread: number;
-  /** The last message (body cut to the preview length), or null before the first. */
+  /** The last message (body cut to the preview length), or null before the first or once past retention. */
   lastMessage: Message | null;
   /** Event time of the last activity (creation or message), the sort key. */
   activeAt: number;
@@ -167,6 +173,7 @@ export class ReadModel {
       hotGroupsWindowMs: opts.hotGroupsWindowMs ?? 5 * 60 * 1000,
       hotGroupsCacheMs: opts.hotGroupsCacheMs ?? 3_000,
       readYourWritesTimeoutMs: opts.readYourWritesTimeoutMs ?? 2_000,
+      historyRetentionMs: opts.historyRetentionMs ?? 0,
       now: opts.now ?? Date.now,
     };
   }
@@ -183,9 +190,13 @@ export class ReadModel {
     return { total: conversations.reduce((s, c) => s + c.unread, 0), conversations };
   }
 
-  /** The user's current conversations, most recently active first (ordered now, from the heads). */
+  /**
+   * The user's current conversations, most recently active first (ordered now, from the heads). A last
+   * message past retention is not shown (`lastMessage: null`); lastSeq, unread and the order stay.
+   */
   async sessions(userId: string, opts: { limit?: number } = {}): Promise<{ conversations: SessionView[] }> {
     const rows = await this.readState(userId, 'sessions');
+    const now = this.o.now();
     const sessions = rows.map((r): SessionView => {
       const [
         conversationId,
@@ -199,15 +210,18 @@ export class ReadModel {
         preview,
         recalled,
         dissolvedAt,
+        retentionMs,
       ] = r;
       const view = readView(membership, read, own, last);
-      const lastMessage: Message | null = preview
-        ? {
-            ...(JSON.parse(preview) as MessagePreview),
-            ...(recalled === '1' ? { body: '' } : {}),
-            recalled: recalled === '1',
-          }
-        : null;
+      const head = preview ? (JSON.parse(preview) as MessagePreview) : null;
+      const cutoff = retentionCutoff(
+        now,
+        effectiveRetentionMs(this.o.historyRetentionMs, Number(retentionMs)),
+      );
+      const lastMessage: Message | null =
+        head && isRetained(head.at, cutoff)
+          ? { ...head, ...(recalled === '1' ? { body: '' } : {}), recalled: recalled === '1' }
+          : null;
       return {
         conversationId,
         type: (type || parseConversationId(conversationId).kind) as 'group' | 'direct',
@@ -276,17 +290,24 @@ export class ReadModel {
 
   /**
    * A page of a conversation's history for a current member, never reaching at or before their join
-   * seq. NOT_FOUND for an unknown conversation, FORBIDDEN for a non-member.
+   * seq nor past the conversation's retention. NOT_FOUND for an unknown conversation, FORBIDDEN for a
+   * non-member.
    */
   async history(userId: string, conversationId: string, q: HistoryQuery = {}): Promise<HistoryPage> {
-    const floor = await this.joinSeqOf(userId, conversationId);
+    const { joinSeq: floor, retentionMs } = await this.membershipOf(userId, conversationId);
     const limit = clampLimit(q.limit, 50, 200);
     const upper = q.beforeSeq ?? Number.MAX_SAFE_INTEGER;
+    const cutoff = retentionCutoff(
+      this.o.now(),
+      effectiveRetentionMs(this.o.historyRetentionMs, retentionMs),
+    );
+    const retained = cutoff > 0 ? 'm.sent_at >= ? AND ' : '';
+    const since = cutoff > 0 ? [new Date(cutoff)] : [];
     if (q.afterSeq !== undefined) {
       const from = Math.max(q.afterSeq, floor);
       const rows = await this.messages(
-        'm.conversation_id = ? AND m.seq > ? AND m.seq < ? ORDER BY m.seq ASC LIMIT ?',
-        [conversationId, from, upper, limit + 1],
+        `${retained}m.conversation_id = ? AND m.seq > ? AND m.seq < ? ORDER BY m.seq ASC LIMIT ?`,
+        [...since, conversationId, from, upper, limit + 1],
       );
       const page = rows.slice(0, limit);
       return rows.length > limit
@@ -294,17 +315,17 @@ export class ReadModel {
         : { messages: page };
     }
     const rows = await this.messages(
-      'm.conversation_id = ? AND m.seq > ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?',
-      [conversationId, floor, upper, limit + 1],
+      `${retained}m.conversation_id = ? AND m.seq > ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?`,
+      [...since, conversationId, floor, upper, limit + 1],
     );
     const page = rows.slice(0, limit).reverse();
     return rows.length > limit ? { messages: page, nextBeforeSeq: page[0].seq } : { messages: page };
   }
 
   /**
-   * Every message of the user's current conversations (after their join seq) with a stream seq above
-   * `cursor`, in stream order. Bounded by the history projection's position, so a cursor never skips a
-   * message still being projected.
+   * Every message of the user's current conversations (after their join seq, within retention) with a
+   * stream seq above `cursor`, in stream order. Bounded by the history projection's position, so a
+   * cursor never skips a message still being projected.
    */
   async sync(userId: string, q: { cursor?: number; limit?: number } = {}): Promise<SyncPage> {
     const cursor = Math.max(0, q.cursor ?? 0);
@@ -313,13 +334,15 @@ export class ReadModel {
     // A message's sync position is its send, or its recall when that came later: a device that synced
     // the message before it was recalled gets it again, recalled, after the recall.
     const at = 'GREATEST(m.stream_seq, COALESCE(m.recalled_stream_seq, 0))';
+    const retained = retainedSql(this.o.now(), this.o.historyRetentionMs);
     const rows = (await this.db.dataSource.query(
       `SELECT ${MESSAGE_COLUMNS}, ${at} AS sync_pos FROM messages m ` +
         'JOIN conversation_members cm ON cm.conversation_id = m.conversation_id AND cm.user_id = ? ' +
         'AND cm.left_seq IS NULL AND m.seq > cm.join_seq ' +
+        'LEFT JOIN conversations c ON c.id = m.conversation_id ' +
         'WHERE m.stream_seq IS NOT NULL AND (m.stream_seq > ? OR m.recalled_stream_seq > ?) ' +
-        `AND ${at} <= ? ORDER BY sync_pos ASC LIMIT ?`,
-      [userId, cursor, cursor, position, limit + 1],
+        `AND ${at} <= ? AND ${retained.sql} ORDER BY sync_pos ASC LIMIT ?`,
+      [userId, cursor, cursor, position, ...retained.params, limit + 1],
     )) as Array<MessageRow & { sync_pos: number }>;
     const page = rows.slice(0, limit);
     const next = page.length > 0 ? Number(page[page.length - 1].sync_pos) : cursor;
@@ -411,13 +434,21 @@ export class ReadModel {
     return groups.slice(0, HOT_SNAPSHOT_SIZE);
   }
 
-  private async joinSeqOf(userId: string, conversationId: string): Promise<number> {
+  /** A current member's join seq and the conversation's own retention (NOT_FOUND, FORBIDDEN otherwise). */
+  private async membershipOf(
+    userId: string,
+    conversationId: string,
+  ): Promise<{ joinSeq: number; retentionMs: number | null }> {
     parseConversationId(conversationId); // INVALID_ARGUMENT for a malformed id
     const rows = (await this.db.dataSource.query(
-      'SELECT join_seq, left_seq FROM conversation_members WHERE conversation_id = ? AND user_id = ?',
+      'SELECT cm.join_seq, cm.left_seq, c.retention_ms FROM conversation_members cm ' +
+        'LEFT JOIN conversations c ON c.id = cm.conversation_id WHERE cm.conversation_id = ? AND cm.user_id = ?',
       [conversationId, userId],
-    )) as Array<{ join_seq: number; left_seq: number | null }>;
-    if (rows.length === 1 && rows[0].left_seq === null) return Number(rows[0].join_seq);
+    )) as Array<{ join_seq: number; left_seq: number | null; retention_ms: number | null }>;
+    if (rows.length === 1 && rows[0].left_seq === null) {
+      const { join_seq, retention_ms } = rows[0];
+      return { joinSeq: Number(join_seq), retentionMs: retention_ms === null ? null : Number(retention_ms) };
+    }
     const exists = (await this.db.dataSource.query('SELECT 1 FROM conversations WHERE id = ?', [
       conversationId,
     ])) as unknown[];
@@ -454,6 +485,21 @@ function readView(membership: string, readSeq: string, ownLastSeq: string, lastS
     joinSeq: decodeMembership(membership).joinSeq,
     ownLastSeq: Number(ownLastSeq),
     isMember: true,
+  };
+}
+
+/**
+ * SQL condition keeping the messages `m` retained at `now`, given their conversation `c` (LEFT JOINed):
+ * the conversation's own `retention_ms` when shorter than the deployment's, the same rule as
+ * {@link effectiveRetentionMs} and {@link retentionCutoff} (a retention of `now` or more keeps everything).
+ */
+function retainedSql(now: number, historyRetentionMs: number): { sql: string; params: unknown[] } {
+  const global = new Date(retentionCutoff(now, historyRetentionMs));
+  return {
+    sql:
+      'm.sent_at >= IF(c.retention_ms > 0 AND c.retention_ms < ?, GREATEST(CAST(? AS DATETIME(3)), ' +
+      'CAST(? AS DATETIME(3)) - INTERVAL c.retention_ms * 1000 MICROSECOND), CAST(? AS DATETIME(3)))',
+    params: [now, global, new Date(now), global],
   };
 }
 

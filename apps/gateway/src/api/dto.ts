@@ -206,7 +206,11 @@ export class SessionDto {
   readSeq!: number;
   @ApiProperty({ example: 2 })
   unread!: number;
-  @ApiProperty({ type: MessageDto, nullable: true, description: 'body cut to the preview length' })
+  @ApiProperty({
+    type: MessageDto,
+    nullable: true,
+    description: 'body cut to the preview length; null before the first message or once it is past retention',
+  })
   lastMessage!: MessageDto | null;
   @ApiProperty({ example: 1763800000000 })
   activeAt!: number;

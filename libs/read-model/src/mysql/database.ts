@@ -5,9 +5,14 @@ import { DataSource } from 'typeorm';
 import { HISTORY_ENTITIES } from './entities';
 import { HistorySchema1763900000000 } from './migrations/1763900000000-history-schema';
 import { RecallPosition1764000000000 } from './migrations/1764000000000-recall-position';
+import { HistoryRetention1764100000000 } from './migrations/1764100000000-history-retention';
 
 /** Every migration, oldest first. */
-export const HISTORY_MIGRATIONS = [HistorySchema1763900000000, RecallPosition1764000000000];
+export const HISTORY_MIGRATIONS = [
+  HistorySchema1763900000000,
+  RecallPosition1764000000000,
+  HistoryRetention1764100000000,
+];
 
 /** Options of {@link ParleyDatabase.open}. */
 export interface ParleyDatabaseOptions {

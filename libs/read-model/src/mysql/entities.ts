@@ -50,6 +50,14 @@ export class ConversationEntity {
   /** When the group was created, or a direct chat's first message was sent. */
   @Column({ type: 'datetime', precision: 3, name: 'created_at' })
   createdAt!: Date;
+
+  /**
+   * The conversation's own history retention in ms (a group's `retentionMs`), over `IM_HISTORY_RETENTION_MS`
+   * when shorter. NULL = none; nothing writes it until `GroupSettingsChanged` is projected.
+   */
+  @Index('idx_conversations_retention_ms')
+  @Column({ ...NULLABLE_BIGINT, name: 'retention_ms' })
+  retentionMs!: number | null;
 }
 
 /** `conversation_members`: one row per user who ever was a member; `left_seq` set while they are out. */
@@ -125,7 +133,8 @@ export class MessageEntity {
   @Column({ type: 'text', nullable: true })
   mentions!: string | null;
 
-  /** Event time of the MessageSent. */
+  /** Event time of the MessageSent (retention filters and deletes by it). */
+  @Index('idx_messages_sent_at')
   @Column({ type: 'datetime', precision: 3, name: 'sent_at', nullable: true })
   sentAt!: Date | null;
 

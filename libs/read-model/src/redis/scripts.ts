@@ -87,7 +87,8 @@ return 1`;
  * not declare, which a standalone Redis allows (on a Cluster the same query takes two round trips:
  * the user's slot, then the heads pipelined per node). It returns raw positions; the unread rule
  * itself stays in TypeScript (libs/domain read-state), the one place it lives.
- * Row: cid, membership, readSeq, ownSeq, lastSeq[, activeAt, type, name, last, lastRecalled, dissolvedAt].
+ * Row: cid, membership, readSeq, ownSeq, lastSeq[, activeAt, type, name, last, lastRecalled, dissolvedAt,
+ * retentionMs] (a group's own history retention; no writer sets it until GroupSettingsChanged is projected).
  */
 export const READ_STATE = `
 local convs = redis.call('HGETALL', KEYS[1])
@@ -104,9 +105,10 @@ for i = 1, #convs, 2 do
   else
     local head = ARGV[1] .. 'conv:{' .. cid .. '}:head'
     if ARGV[2] == 'sessions' then
-      local h = redis.call('HMGET', head, 'lastSeq', 'activeAt', 'type', 'name', 'last', 'lastRecalled', 'dissolvedAt')
+      local h = redis.call('HMGET', head, 'lastSeq', 'activeAt', 'type', 'name', 'last', 'lastRecalled', 'dissolvedAt',
+        'retentionMs')
       out[#out + 1] = { cid, m, reads[cid] or '0', own[cid] or '0', h[1] or '0', h[2] or '0', h[3] or '',
-        h[4] or '', h[5] or '', h[6] or '0', h[7] or '' }
+        h[4] or '', h[5] or '', h[6] or '0', h[7] or '', h[8] or '0' }
     else
       out[#out + 1] = { cid, m, reads[cid] or '0', own[cid] or '0', redis.call('HGET', head, 'lastSeq') or '0' }
     end
