@@ -21,7 +21,10 @@ export async function startTestActorHost(
   const settings = validateEnv({ NATS_URL: natsUrl, ...env });
   const config = new ParleyConfig(new ConfigService(settings));
   const nats = new NatsClient();
-  await nats.connect(natsUrl, 'parley-actors-test', { replicas: 1 });
+  await nats.connect(natsUrl, 'parley-actors-test', {
+    replicas: 1,
+    eventsMaxAgeMs: settings.IM_EVENTS_MAX_AGE_MS,
+  });
   const service = new ActorHostService(
     nats,
     new JetStreamEventLog(nats.nc, nats.jsm),

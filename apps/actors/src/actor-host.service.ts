@@ -18,11 +18,14 @@ import {
   errorReply,
   IM_COMMAND_ID_HEADER,
   IM_REPLY_TO_HEADER,
+  conversationActorKey,
   INGRESS_SUBJECTS,
   isParleyError,
   okReply,
+  parseEventSubject,
   partitionOf,
   type Reply,
+  userActorKey,
 } from '@parley/contracts';
 import { ParleyConfig } from '@parley/config';
 import {
@@ -36,6 +39,7 @@ import {
   SnapshotStore,
 } from '@parley/event-log';
 import { headers, type JsMsg, type Msg, type Subscription } from 'nats';
+import { RetentionSweeper } from './actors/retention-sweeper';
 import { CommandHandler } from './command-handler';
 import { PartitionLeases } from './placement/partition-leases';
 import { PartitionRouter } from './placement/partition-router';
@@ -71,6 +75,8 @@ export class ActorHostService implements OnApplicationBootstrap, BeforeApplicati
   leases?: PartitionLeases;
   /** Routes commands to their partition's owner (undefined with IM_PARTITIONING=off). */
   router?: PartitionRouter;
+  /** Keeps snapshots ahead of expiring events (only with IM_EVENTS_MAX_AGE_MS > 0). */
+  sweeper?: RetentionSweeper;
 
   constructor(
     private readonly nats: NatsClient,
@@ -96,6 +102,15 @@ export class ActorHostService implements OnApplicationBootstrap, BeforeApplicati
       append: { maxAttempts: config.get('IM_APPEND_MAX_ATTEMPTS'), maxJitterMs: 5 },
       snapshots: { store: snapshots, every: config.get('IM_SNAPSHOT_EVERY') },
     });
+    const maxAgeMs = config.get('IM_EVENTS_MAX_AGE_MS');
+    if (maxAgeMs > 0) {
+      this.sweeper = new RetentionSweeper(
+        eventLog,
+        snapshots,
+        { owns: (subject) => this.ownsSubject(subject), snapshotNow: (s) => this.handler.snapshotNow(s) },
+        { maxAgeMs, everyMs: config.get('IM_SNAPSHOT_SWEEP_MS') },
+      );
+    }
     if (config.get('IM_PARTITIONING') === 'on') {
       this.placement = {
         partitions: config.get('IM_PARTITIONS'),
@@ -113,6 +128,7 @@ export class ActorHostService implements OnApplicationBootstrap, BeforeApplicati
   async onApplicationBootstrap(): Promise<void> {
     const nc = this.nats.nc;
     if (this.placement) await this.startPlacement(this.placement);
+    this.sweeper?.start();
     this.sub = nc.subscribe(COMMAND_SUBJECTS, {
       queue: ACTOR_QUEUE_GROUP,
       callback: (_e, m) => void this.onRequest(m),
@@ -146,6 +162,7 @@ export class ActorHostService implements OnApplicationBootstrap, BeforeApplicati
       {
         onServe: (partition) => {
           this.handler.invalidate(owns(partition));
+          this.sweeper?.rescan();
           this.router?.serve(partition);
         },
         onStop: (partition) => this.router?.unserve(partition),
@@ -167,6 +184,7 @@ export class ActorHostService implements OnApplicationBootstrap, BeforeApplicati
 
   /** Stops taking commands, lets every mailbox finish, then the NATS connection drains. */
   async beforeApplicationShutdown(): Promise<void> {
+    await this.shutdownStep('stopping the retention sweeper', async () => this.sweeper?.stop());
     await this.shutdownStep('draining the command subscription', async () =>
       this.sub?.drain().catch(() => undefined),
     );
@@ -191,6 +209,15 @@ export class ActorHostService implements OnApplicationBootstrap, BeforeApplicati
     );
     if (!finished) this.log.warn(`shutdown: ${what} still running after ${SHUTDOWN_STEP_MS} ms; going on`);
     return finished;
+  }
+
+  /** True when this host serves the actor of an event subject (every subject without partitioning). */
+  private ownsSubject(subject: string): boolean {
+    if (!this.leases || !this.placement) return true;
+    const owner = parseEventSubject(subject);
+    if (!owner) return false;
+    const key = owner.kind === 'conv' ? conversationActorKey(owner.id) : userActorKey(owner.id);
+    return this.leases.canServe(partitionOf(key, this.placement.partitions));
   }
 
   /** Commands waiting or running. */

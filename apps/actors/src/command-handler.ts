@@ -3,6 +3,7 @@ import {
   conversationActorKey,
   type DecodedCommand,
   ErrorCode,
+  parseEventSubject,
   ParleyError,
   userActorKey,
 } from '@parley/contracts';
@@ -61,7 +62,11 @@ export class CommandHandler {
       settings.registry,
       hooks,
     );
-    this.users = new ActorRegistry((id) => new UserActor(id, log, policy, snapshots), settings.registry, hooks);
+    this.users = new ActorRegistry(
+      (id) => new UserActor(id, log, policy, snapshots),
+      settings.registry,
+      hooks,
+    );
   }
 
   /**
@@ -116,6 +121,14 @@ export class CommandHandler {
       default:
         return { streamSeq };
     }
+  }
+
+  /** Activates the actor owning an event subject and saves its snapshot now (the retention sweeper). */
+  async snapshotNow(subject: string): Promise<void> {
+    const owner = parseEventSubject(subject);
+    if (!owner) throw new Error(`${subject} is not an actor's subject`);
+    if (owner.kind === 'conv') await this.conversations.tell(owner.id, (c) => c.snapshotNow());
+    else await this.users.tell(owner.id, (u) => u.snapshotNow());
   }
 
   /** Marks the live actors `owns(actorKey)` selects as stale (their partition just came to this host). */

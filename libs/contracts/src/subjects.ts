@@ -53,6 +53,24 @@ export function conversationEventSubject(cid: string): string {
 export function userEventSubject(uid: string): string {
   return `im.evt.user.${checkUser(uid)}`;
 }
+/** Whose events an event subject holds. */
+export type EventSubjectOwner = { kind: 'conv'; id: string } | { kind: 'user'; id: string };
+
+/** Parses `im.evt.conv.<cid>` or `im.evt.user.<uid>`; undefined for anything else. */
+export function parseEventSubject(subject: string): EventSubjectOwner | undefined {
+  const conv = 'im.evt.conv.';
+  const user = 'im.evt.user.';
+  if (subject.startsWith(conv)) {
+    const id = subject.slice(conv.length);
+    return isValidConversationId(id) ? { kind: 'conv', id } : undefined;
+  }
+  if (subject.startsWith(user)) {
+    const id = subject.slice(user.length);
+    return isValidId(id) ? { kind: 'user', id } : undefined;
+  }
+  return undefined;
+}
+
 /**
  * `im.sig.conv.<cid>`: online-only signals (typing…) of a conversation, on core NATS: pushed to the
  * members online at that moment, never stored.

@@ -46,6 +46,15 @@ export abstract class EventLog {
   abstract readLast(subject: string): Promise<StoredEvent | undefined>;
   /** The event at a stream position, or undefined when none is stored there (expired, or not yet written). */
   abstract readAt(streamSeq: number): Promise<StoredEvent | undefined>;
+  /**
+   * Up to `max` events of every subject from a stream position, in order; with `headersOnly` their data
+   * is empty (cheap scans that only need subjects and times).
+   */
+  abstract readFrom(
+    fromStreamSeq: number,
+    max: number,
+    opts?: { headersOnly?: boolean },
+  ): Promise<StoredEvent[]>;
   /** The first and last positions the stream holds (first > last when it is empty). */
   abstract bounds(): Promise<{ first: number; last: number }>;
 }

@@ -116,6 +116,46 @@ export class JetStreamEventLog extends EventLog {
     }
   }
 
+  /** A bounded read across subjects with a short-lived ack-less consumer (headers only when asked). */
+  async readFrom(
+    fromStreamSeq: number,
+    max: number,
+    opts: { headersOnly?: boolean } = {},
+  ): Promise<StoredEvent[]> {
+    const info = await this.jsm.consumers.add(this.stream, {
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: Math.max(1, fromStreamSeq),
+      ack_policy: AckPolicy.None,
+      headers_only: opts.headersOnly ?? false,
+      mem_storage: true,
+      num_replicas: 1,
+      inactive_threshold: nanos(30_000),
+    });
+    const out: StoredEvent[] = [];
+    try {
+      const want = Math.min(max, info.num_pending);
+      if (want === 0) return out;
+      const consumer = await this.js.consumers.get(this.stream, info.name);
+      while (out.length < want) {
+        const batch = await consumer.fetch({ max_messages: want - out.length, expires: 10_000 });
+        const before = out.length;
+        for await (const m of batch) {
+          out.push({
+            streamSeq: m.seq,
+            subject: m.subject,
+            data: m.data,
+            time: new Date(m.info.timestampNanos / 1e6),
+          });
+        }
+        if (out.length === before)
+          throw new LogUnavailableError(`read from ${fromStreamSeq} received nothing for 10 s`);
+      }
+    } finally {
+      await this.jsm.consumers.delete(this.stream, info.name).catch(() => undefined);
+    }
+    return out;
+  }
+
   /** The stream's first and last sequence. */
   async bounds(): Promise<{ first: number; last: number }> {
     const { state } = await this.jsm.streams.info(this.stream);

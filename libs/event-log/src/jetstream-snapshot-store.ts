@@ -148,7 +148,10 @@ export class JetStreamSnapshotStore extends SnapshotStore {
       } catch (err) {
         // Another writer stored first: drop our chunks and compare again.
         await this.dropChunks(kv, key, gen, chunks);
-        if (jetStreamErrorCode(err) === WRONG_LAST_SEQUENCE || /wrong last sequence|exists/i.test(String(err)))
+        if (
+          jetStreamErrorCode(err) === WRONG_LAST_SEQUENCE ||
+          /wrong last sequence|exists/i.test(String(err))
+        )
           continue;
         throw err;
       }
@@ -172,7 +175,9 @@ export class JetStreamSnapshotStore extends SnapshotStore {
     } catch (err) {
       // The bucket went away (an operator deleted it): forget it, so the next call opens (or creates) it again.
       if (jetStreamErrorCode(err) === STREAM_NOT_FOUND || /stream not found/i.test(String(err))) {
-        this.log.warn(`bucket ${this.bucket} is missing: actors replay their subjects in full until it is back`);
+        this.log.warn(
+          `bucket ${this.bucket} is missing: actors replay their subjects in full until it is back`,
+        );
         this.kv = undefined;
         return undefined;
       }

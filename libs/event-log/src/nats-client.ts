@@ -41,12 +41,19 @@ export class NatsClient implements OnApplicationShutdown {
       );
     }
     const jsm = this.manager;
-    for (const r of await retryTransient(
-      'ensuring the streams',
-      () => ensureStreams(jsm, streams),
-      this.log,
-    )) {
-      if (r.action !== 'unchanged') this.log.log(`stream ${r.name}: ${r.action} ${r.differences.join('; ')}`);
+    try {
+      for (const r of await retryTransient(
+        'ensuring the streams',
+        () => ensureStreams(jsm, streams),
+        this.log,
+      )) {
+        if (r.action !== 'unchanged')
+          this.log.log(`stream ${r.name}: ${r.action} ${r.differences.join('; ')}`);
+      }
+    } catch (err) {
+      // A boot that fails here must not leave the connection open (it would keep the process alive).
+      await this.connection.close().catch(() => undefined);
+      throw err;
     }
   }
 

@@ -54,7 +54,8 @@ export function desiredStreams(settings: StreamSettings): Array<Partial<StreamCo
       storage: StorageType.File,
       discard: DiscardPolicy.Old,
       max_age: nanos(settings.eventsMaxAgeMs ?? 0),
-      duplicate_window: nanos(TWO_MINUTES),
+      // The server refuses a duplicate window longer than the max age.
+      duplicate_window: nanos(Math.min(TWO_MINUTES, settings.eventsMaxAgeMs || TWO_MINUTES)),
       num_replicas: settings.replicas,
       deny_delete: true,
       deny_purge: true,

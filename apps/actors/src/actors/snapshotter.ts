@@ -52,7 +52,7 @@ export class Snapshotter {
    * The stored snapshot of `subject` when it can be trusted: readable, and its position is an event of
    * this subject, or lies before the stream's first event (expired). Anything else is logged and ignored.
    */
-  async load(subject: string): Promise<Snapshot | undefined> {
+  async load(subject: string): Promise<(Snapshot & { expired: boolean }) | undefined> {
     let snapshot: Snapshot | undefined;
     try {
       snapshot = await this.settings.store.load(subject);
@@ -74,7 +74,8 @@ export class Snapshotter {
       }
     }
     this.stats.loaded++;
-    return snapshot;
+    // `expired`: the event the snapshot ends at left the log (retention): the subject may hold none.
+    return { ...snapshot, expired: !at };
   }
 
   /** Records that a loaded snapshot's state was refused by the domain's codec. */

@@ -26,6 +26,11 @@ export interface Landed<T> {
 export abstract class SubjectActor<S, E extends ParleyEvent> {
   private state?: S;
   private lastStreamSeq = 0;
+  /**
+   * The subject's last position as the server holds it: lastStreamSeq, except when log retention expired
+   * every event of the subject (the state then comes from a snapshot and the server holds none: 0).
+   */
+  private expectedLast = 0;
   private stale = false;
   /** Events folded since the last snapshot (or since an empty start). */
   private sinceSnapshot = 0;
@@ -103,6 +108,7 @@ export abstract class SubjectActor<S, E extends ParleyEvent> {
       try {
         this.state = this.restoreState(snapshot.v, snapshot.state);
         this.lastStreamSeq = snapshot.streamSeq;
+        this.expectedLast = snapshot.expired ? 0 : snapshot.streamSeq;
       } catch (err) {
         this.snapshots!.refused(this.subject, (err as Error).message);
       }
@@ -138,7 +144,7 @@ export abstract class SubjectActor<S, E extends ParleyEvent> {
       if ('done' in decided) return { done: { value: decided.done, streamSeq: this.lastStreamSeq } };
       try {
         const r = await this.log.append(this.subject, encodeEvent(decided.event), {
-          expectedLastSubjectSeq: this.lastStreamSeq,
+          expectedLastSubjectSeq: this.expectedLast,
           msgId: decided.msgId,
           notAfter,
         });
@@ -149,11 +155,15 @@ export abstract class SubjectActor<S, E extends ParleyEvent> {
         }
         this.evolve(state, decided.event, r.streamSeq);
         this.lastStreamSeq = r.streamSeq;
+        this.expectedLast = r.streamSeq;
         this.folded(1);
         return { done: { value: decided.after(r.streamSeq), streamSeq: r.streamSeq } };
       } catch (err) {
         if (!(err instanceof ConcurrencyError)) throw err;
-        await this.catchUp();
+        // Nothing new to fold means the subject's events may all have expired since: ask the log.
+        if ((await this.catchUp()) === 0) {
+          this.expectedLast = (await this.log.readLast(this.subject))?.streamSeq ?? 0;
+        }
         return { retry: true, conflict: true };
       }
     });
@@ -163,7 +173,7 @@ export abstract class SubjectActor<S, E extends ParleyEvent> {
    * Folds every event after the last one seen. Costs one direct get when nothing is new
    * (replaySubject reads the subject's last position first).
    */
-  private async catchUp(): Promise<void> {
+  private async catchUp(): Promise<number> {
     let n = 0;
     for await (const stored of this.log.replaySubject(this.subject, this.lastStreamSeq + 1)) {
       const event = decodeEvent(stored.data);
@@ -175,9 +185,11 @@ export abstract class SubjectActor<S, E extends ParleyEvent> {
       }
       this.evolve(this.state!, event, stored.streamSeq);
       this.lastStreamSeq = stored.streamSeq;
+      this.expectedLast = stored.streamSeq;
       n++;
     }
     this.stale = false;
     if (n > 0) this.folded(n);
+    return n;
   }
 }
