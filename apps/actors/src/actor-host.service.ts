@@ -92,13 +92,7 @@ export class ActorHostService implements OnApplicationBootstrap, BeforeApplicati
         idleMs: config.get('IM_ACTORS_IDLE_MS'),
         maxConcurrent: config.get('IM_ACTORS_MAX_CONCURRENT'),
       },
-      rules: {
-        maxBodyBytes: config.get('IM_MAX_BODY_BYTES'),
-        dedupWindowMs: config.get('IM_DEDUP_WINDOW_MS'),
-        maxDedupEntries: config.get('IM_DEDUP_MAX_ENTRIES'),
-        recallWindowMs: config.get('IM_RECALL_WINDOW_MS'),
-        maxRecallEntries: config.get('IM_RECALL_MAX_ENTRIES'),
-      },
+      rules: config.conversationRules(),
       append: { maxAttempts: config.get('IM_APPEND_MAX_ATTEMPTS'), maxJitterMs: 5 },
       snapshots: { store: snapshots, every: config.get('IM_SNAPSHOT_EVERY') },
     });

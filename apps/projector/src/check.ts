@@ -1,15 +1,28 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { decodeEvent, type MessageKind, type ParleyEvent } from '@parley/contracts';
 import {
+  conversationEventSubject,
+  decodeEvent,
+  type MessageKind,
+  type ParleyEvent,
+  parseEventSubject,
+  userEventSubject,
+} from '@parley/contracts';
+import {
+  type ConversationRules,
   type ConversationState,
+  DEFAULT_CONVERSATION_RULES,
   evolveConversation,
   evolveUser,
   initialConversationState,
   initialUserState,
+  restoreConversation,
+  restoreUser,
+  snapshotConversation,
+  snapshotUser,
   unreadCount,
   type UserState,
 } from '@parley/domain';
-import { EVENTS_STREAM } from '@parley/event-log';
+import { EVENTS_STREAM, type SnapshotStore } from '@parley/event-log';
 import {
   decodeMembership,
   effectiveRetentionMs,
@@ -22,6 +35,7 @@ import {
   ReadModel,
 } from '@parley/read-model';
 import { AckPolicy, DeliverPolicy, type NatsConnection, nanos } from 'nats';
+import { emptySeed, loadSeed, type ProjectionSeed } from './seed';
 
 /** One place where a projection disagrees with the log. */
 export interface Difference {
@@ -39,6 +53,8 @@ export interface CheckResult {
   upTo: number;
   /** Every difference found (empty when the projections equal the log). */
   differences: Difference[];
+  /** Actor snapshots compared with the fold of the log at their position, and snapshots used as the seed. */
+  snapshots: { verified: number; seeded: number };
 }
 
 /** Options of {@link checkProjections}. */
@@ -55,6 +71,13 @@ export interface CheckOptions {
   waitMs?: number;
   /** History retention the projector runs with: messages past it may be missing from MySQL. */
   retention?: CheckRetention;
+  /**
+   * Actor snapshots: each is compared with the fold of the log up to its position; once log retention
+   * expired the stream's first events they are the seed of the expected state instead.
+   */
+  snapshots?: SnapshotStore;
+  /** The conversation rules the actor hosts run with (default: the defaults). */
+  rules?: ConversationRules;
 }
 
 /** The history retention a check allows for (see {@link mayBeDeletedByRetention}). */
@@ -79,97 +102,85 @@ interface ExpectedMessage {
   recalledStreamSeq: number | null;
 }
 
-/** What the log says about one conversation: the domain's fold plus what the projections keep beyond it. */
+/**
+ * What the log says about one conversation: the domain's fold (its record holds what the projections keep
+ * beyond the decisions) plus the message rows.
+ */
 interface ExpectedConversation {
   state: ConversationState;
-  createdAt: number | null;
-  dissolvedAt: number | null;
-  activeAt: number;
-  lastAt: number | null;
-  /** Users who left and are not back: their leave seq and the join seq they had. */
-  left: Map<string, { leftSeq: number; joinSeq: number }>;
   /** The conversation's own history retention: `GroupSettingsChanged.retentionMs` folds in here (none yet). */
   retentionMs: number | null;
+  /** Messages whose events are in the log (a seeded conversation's older ones expired). */
   messages: Map<number, ExpectedMessage>;
-  speakers: Map<string, number>;
-  ownMax: Map<string, number>;
 }
 
 /** What the log says, folded with the domain's own evolve functions (an independent derivation). */
 export interface ExpectedState {
   conversations: Map<string, ExpectedConversation>;
   users: Map<string, UserState>;
+  /** Snapshot JSON of a subject's state as folded at a position asked for ({@link FoldOptions.captureAt}). */
+  captured: Map<string, string>;
+}
+
+/** Options of {@link foldExpected}. */
+export interface FoldOptions {
+  /** Where subjects whose early events expired start (log retention); the log goes on after each position. */
+  seed?: ProjectionSeed;
+  /** Subject → position: capture the subject's state there (to compare with its stored snapshot). */
+  captureAt?: Map<string, number>;
+  /** The rules the actor hosts run with (dedup and recall windows shape the snapshots). */
+  rules?: ConversationRules;
 }
 
 /** Folds events (in stream order) into the expected state. */
-export function foldExpected(events: Array<{ event: ParleyEvent; streamSeq: number }>): ExpectedState {
+export function foldExpected(
+  events: Array<{ event: ParleyEvent; streamSeq: number }>,
+  opts: FoldOptions = {},
+): ExpectedState {
+  const seed = opts.seed ?? emptySeed();
+  const rules = opts.rules ?? DEFAULT_CONVERSATION_RULES;
   const conversations = new Map<string, ExpectedConversation>();
   const users = new Map<string, UserState>();
+  const captured = new Map<string, string>();
+  for (const [cid, { state }] of seed.conversations) {
+    conversations.set(cid, { state, retentionMs: null, messages: new Map() });
+  }
+  for (const [uid, { state }] of seed.users) users.set(uid, state);
   for (const { event: e, streamSeq } of events) {
     if (e.type === 'ReadMarked') {
-      users.set(e.userId, evolveUser(users.get(e.userId) ?? initialUserState(e.userId), e));
+      if (streamSeq <= (seed.users.get(e.userId)?.position ?? 0)) continue;
+      const u = evolveUser(users.get(e.userId) ?? initialUserState(e.userId), e);
+      users.set(e.userId, u);
+      const subject = userEventSubject(e.userId);
+      if (opts.captureAt?.get(subject) === streamSeq) captured.set(subject, JSON.stringify(snapshotUser(u)));
       continue;
     }
     let c = conversations.get(e.conversationId);
     if (!c) {
-      c = {
-        state: initialConversationState(e.conversationId),
-        createdAt: null,
-        dissolvedAt: null,
-        activeAt: 0,
-        lastAt: null,
-        left: new Map(),
-        retentionMs: null,
-        messages: new Map(),
-        speakers: new Map(),
-        ownMax: new Map(),
-      };
+      c = { state: initialConversationState(e.conversationId), retentionMs: null, messages: new Map() };
       conversations.set(e.conversationId, c);
     }
-    switch (e.type) {
-      case 'GroupCreated':
-        c.createdAt = Math.min(c.createdAt ?? e.at, e.at);
-        c.activeAt = Math.max(c.activeAt, e.at);
-        break;
-      case 'MembersJoined':
-        for (const u of e.data.userIds) c.left.delete(u);
-        break;
-      case 'MemberLeft':
-        c.left.set(e.data.userId, {
-          leftSeq: e.data.atSeq,
-          joinSeq: c.state.members.get(e.data.userId)?.joinSeq ?? 0,
-        });
-        break;
-      case 'MessageSent':
-        c.createdAt = Math.min(c.createdAt ?? e.at, e.at);
-        c.activeAt = Math.max(c.activeAt, e.at);
-        c.lastAt = e.at;
-        c.messages.set(e.data.seq, {
-          ...e.data,
-          streamSeq,
-          at: e.at,
-          recalledAt: null,
-          recalledStreamSeq: null,
-        });
-        c.speakers.set(e.data.from, Math.max(c.speakers.get(e.data.from) ?? 0, e.at));
-        c.ownMax.set(e.data.from, Math.max(c.ownMax.get(e.data.from) ?? 0, e.data.seq));
-        break;
-      case 'MessageRecalled': {
-        const m = c.messages.get(e.data.seq);
-        if (m && m.recalledAt === null) Object.assign(m, { recalledAt: e.at, recalledStreamSeq: streamSeq });
-        break;
-      }
-      case 'GroupDissolved':
-        c.dissolvedAt ??= e.at;
-        break;
-      default: {
-        const _exhaustive: never = e;
-        return _exhaustive;
-      }
+    // Message rows come from every event the log still holds, seeded or not.
+    if (e.type === 'MessageSent') {
+      c.messages.set(e.data.seq, {
+        ...e.data,
+        streamSeq,
+        at: e.at,
+        recalledAt: null,
+        recalledStreamSeq: null,
+      });
+    } else if (e.type === 'MessageRecalled') {
+      const m = c.messages.get(e.data.seq);
+      if (m && m.recalledAt === null) Object.assign(m, { recalledAt: e.at, recalledStreamSeq: streamSeq });
     }
-    c.state = evolveConversation(c.state, e, { streamSeq });
+    if (streamSeq <= (seed.conversations.get(e.conversationId)?.position ?? 0)) continue;
+    c.state = evolveConversation(c.state, e, { streamSeq }, rules);
+    const subject = conversationEventSubject(e.conversationId);
+    if (opts.captureAt?.get(subject) === streamSeq) {
+      captured.set(subject, JSON.stringify(snapshotConversation(c.state)));
+    }
   }
-  return { conversations, users };
+  return { conversations, users, captured };
 }
 
 /** Reads every event of the stream up to `upTo` (undecodable ones, the poison, are skipped like the projections do). */
@@ -221,12 +232,28 @@ const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.str
 export async function checkProjections(nc: NatsConnection, opts: CheckOptions): Promise<CheckResult> {
   const stream = opts.stream ?? EVENTS_STREAM;
   const jsm = await nc.jetstreamManager();
-  const upTo = (await jsm.streams.info(stream)).state.last_seq;
-  const expected = foldExpected(await readStream(nc, stream, upTo));
+  const { first_seq: logStart, last_seq: upTo } = (await jsm.streams.info(stream)).state;
   const differences: Difference[] = [];
   const diff = (where: string, exp: unknown, act: unknown) => {
     if (!same(exp, act)) differences.push({ where, expected: exp, actual: act });
   };
+  // With the whole log at hand every snapshot is checked against it; once its start expired, the
+  // snapshots are where the subjects start (DESIGN §15).
+  const seed = opts.snapshots && logStart > 1 ? await loadSeed(opts.snapshots) : emptySeed();
+  const stored =
+    opts.snapshots && logStart <= 1 ? await readSnapshots(opts.snapshots) : new Map<string, StoredState>();
+  const expected = foldExpected(await readStream(nc, stream, upTo), {
+    seed,
+    rules: opts.rules,
+    captureAt: new Map([...stored].map(([subject, snap]) => [subject, snap.position])),
+  });
+  for (const [subject, snap] of stored) {
+    diff(
+      `snapshot ${subject} at ${snap.position}`,
+      expected.captured.get(subject) ?? 'no event there',
+      snap.json,
+    );
+  }
   const positions: Array<[ProjectionName, () => Promise<number>]> = [];
   if (opts.db) positions.push(['history', () => historyPosition(opts.db!)]);
   if (opts.redis) {
@@ -242,9 +269,41 @@ export async function checkProjections(nc: NatsConnection, opts: CheckOptions): 
     }
     if (at < upTo) diff(`${name} position`, `>= ${upTo}`, at);
   }
-  if (opts.db) await checkHistory(opts.db, expected, opts.retention ?? { historyRetentionMs: 0 }, diff);
+  if (opts.db) {
+    await checkHistory(opts.db, expected, opts.retention ?? { historyRetentionMs: 0 }, logStart, diff);
+  }
   if (opts.redis) await checkCounters(opts.redis, expected, opts.previewMaxChars ?? 200, diff);
-  return { upTo, differences };
+  const seeded = seed.conversations.size + seed.users.size;
+  return { upTo, differences, snapshots: { verified: stored.size, seeded } };
+}
+
+/** A stored snapshot, normalised through the domain's codec (what the fold's capture is compared with). */
+interface StoredState {
+  position: number;
+  json: string;
+}
+
+async function readSnapshots(store: SnapshotStore): Promise<Map<string, StoredState>> {
+  const out = new Map<string, StoredState>();
+  for await (const subject of store.subjects()) {
+    const owner = parseEventSubject(subject);
+    if (!owner) continue;
+    let json: string;
+    let position = 0;
+    try {
+      const snap = await store.load(subject);
+      if (!snap) continue;
+      position = snap.streamSeq;
+      json =
+        owner.kind === 'conv'
+          ? JSON.stringify(snapshotConversation(restoreConversation(owner.id, snap.v, snap.state)))
+          : JSON.stringify(snapshotUser(restoreUser(owner.id, snap.v, snap.state)));
+    } catch (err) {
+      json = `unreadable: ${(err as Error).message}`;
+    }
+    out.set(subject, { position, json });
+  }
+  return out;
 }
 
 async function historyPosition(db: ParleyDatabase): Promise<number> {
@@ -262,6 +321,7 @@ async function checkHistory(
   db: ParleyDatabase,
   x: ExpectedState,
   retention: CheckRetention,
+  logStart: number,
   diff: Diff,
 ): Promise<void> {
   const q = <T>(sql: string) => db.dataSource.query(sql) as Promise<T[]>;
@@ -289,9 +349,9 @@ async function checkHistory(
       name: c.state.name,
       owner: c.state.owner,
       lastSeq: c.state.lastSeq,
-      lastMessageAt: c.lastAt,
-      dissolvedAt: c.dissolvedAt,
-      createdAt: c.createdAt,
+      lastMessageAt: c.state.record.last?.at ?? null,
+      dissolvedAt: c.state.record.dissolvedAt,
+      createdAt: c.state.record.createdAt,
       retentionMs: c.retentionMs,
     };
     const have = r && {
@@ -329,7 +389,9 @@ async function checkHistory(
       diff(`mysql conversation_members[${cid} ${uid}]`, want, have ?? null);
     };
     for (const [uid, m] of c.state.members) check(uid, { role: m.role, joinSeq: m.joinSeq, leftSeq: null });
-    for (const [uid, l] of c.left) check(uid, { role: 'member', joinSeq: l.joinSeq, leftSeq: l.leftSeq });
+    for (const [uid, l] of c.state.record.left) {
+      check(uid, { role: 'member', joinSeq: l.joinSeq, leftSeq: l.leftSeq });
+    }
   }
   for (const key of members.keys()) diff(`mysql conversation_members[${key}]`, null, 'unexpected row');
 
@@ -403,7 +465,11 @@ async function checkHistory(
       diff(`mysql messages[${cid} ${seq}]`, want, have ?? null);
     }
   }
-  for (const key of messages.keys()) diff(`mysql messages[${key}]`, null, 'unexpected row');
+  for (const [key, r] of messages) {
+    // Rows of events that expired from the log are the archive: nothing is left to compare them with.
+    if (r.stream_seq !== null && Number(r.stream_seq) < logStart) continue;
+    diff(`mysql messages[${key}]`, null, 'unexpected row');
+  }
 }
 
 async function checkCounters(
@@ -429,10 +495,11 @@ async function checkCounters(
   for (const [cid, conv] of x.conversations) {
     const s = conv.state;
     if (!s.exists) continue;
-    const last = s.lastSeq > 0 ? conv.messages.get(s.lastSeq) : undefined;
+    const r = s.record;
+    const last = r.last ?? undefined;
     const preview: MessagePreview | undefined = last && {
       conversationId: cid,
-      seq: s.lastSeq,
+      seq: last.seq,
       streamSeq: last.streamSeq,
       from: last.from,
       kind: last.kind,
@@ -443,24 +510,24 @@ async function checkCounters(
     const wantHead: Record<string, string> = {
       type: s.kind,
       ...(s.kind === 'group' ? { name: s.name } : {}),
-      activeAt: String(conv.activeAt),
+      activeAt: String(r.activeAt),
       ...(preview
         ? {
             lastSeq: String(s.lastSeq),
             lastStreamSeq: String(preview.streamSeq),
             lastAt: String(preview.at),
             last: JSON.stringify(preview),
-            lastRecalled: last!.recalledAt !== null ? '1' : '0',
+            lastRecalled: last!.recalled ? '1' : '0',
           }
         : {}),
-      ...(conv.dissolvedAt !== null ? { dissolvedAt: String(conv.dissolvedAt) } : {}),
+      ...(r.dissolvedAt !== null ? { dissolvedAt: String(r.dissolvedAt) } : {}),
     };
     expectedKeys.add(k.head(cid));
     diff(`redis ${k.head(cid)}`, sortObject(wantHead), sortObject(await c.hgetall(k.head(cid))));
 
     const wantMembers: Record<string, { joinSeq: number; leftSeq: number | null }> = {};
     for (const [uid, m] of s.members) wantMembers[uid] = { joinSeq: m.joinSeq, leftSeq: null };
-    for (const [uid, l] of conv.left) wantMembers[uid] = { joinSeq: l.joinSeq, leftSeq: l.leftSeq };
+    for (const [uid, l] of r.left) wantMembers[uid] = { joinSeq: l.joinSeq, leftSeq: l.leftSeq };
     for (const [uid, v] of Object.entries(wantMembers)) {
       const mine = userConvs.get(uid) ?? {};
       mine[cid] = v;
@@ -473,20 +540,20 @@ async function checkCounters(
       sortObject(decodeAll(await c.hgetall(k.members(cid)))),
     );
 
-    for (const [uid, seq] of conv.ownMax) {
+    for (const [uid, seq] of r.own) {
       const own = ownByUser.get(uid) ?? {};
       own[cid] = String(seq);
       ownByUser.set(uid, own);
     }
-    if (s.kind === 'group' && conv.speakers.size > 0) {
+    if (s.kind === 'group' && r.speakers.size > 0) {
       expectedKeys.add(k.speakers(cid));
-      const want = Object.fromEntries([...conv.speakers].map(([u, at]) => [u, String(at)]));
+      const want = Object.fromEntries([...r.speakers].map(([u, at]) => [u, String(at)]));
       const have = await c.zrange(k.speakers(cid), 0, -1, 'WITHSCORES');
       const haveObj: Record<string, string> = {};
       for (let i = 0; i < have.length; i += 2) haveObj[have[i]] = have[i + 1];
       diff(`redis ${k.speakers(cid)}`, sortObject(want), sortObject(haveObj));
       const shard = k.activeShard(cid);
-      active.set(shard, { ...(active.get(shard) ?? {}), [cid]: String(Math.max(...conv.speakers.values())) });
+      active.set(shard, { ...(active.get(shard) ?? {}), [cid]: String(Math.max(...r.speakers.values())) });
     }
   }
   for (let shard = 0; shard < k.activeAll().length; shard++) {

@@ -61,6 +61,7 @@ export class ProjectionRunner {
   private serial: Promise<unknown> = Promise.resolve();
   private ticker?: NodeJS.Timeout;
   private floorCache?: { at: number; floor: number };
+  private readonly logger: LoggerService;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -71,6 +72,7 @@ export class ProjectionRunner {
     this.stream = opts.stream ?? EVENTS_STREAM;
     this.durable = opts.durable ?? durableName(projection.name);
     const logger = opts.logger ?? new Logger(`projection:${projection.name}`);
+    this.logger = logger;
     this.loop = new ConsumerLoop(nc, {
       stream: this.stream,
       durable: this.durable,
@@ -99,6 +101,18 @@ export class ProjectionRunner {
   /** Resumes from the recorded position and starts consuming. */
   async start(): Promise<void> {
     this.applied = await this.projection.position();
+    // Log retention: events before the stream's first position are gone and can never be applied.
+    const jsm = (this.jsm ??= await this.nc.jetstreamManager({ checkAPI: false }));
+    const first = (await jsm.streams.info(this.stream)).state.first_seq;
+    if (first - 1 > this.applied) {
+      if (this.applied > 0) {
+        this.logger.warn(
+          `${first - 1 - this.applied} events expired before ${this.projection.name} applied them; ` +
+            '`npm run projection -- rebuild` seeds it from the actor snapshots',
+        );
+      }
+      this.applied = first - 1;
+    }
     await this.loop.start();
     this.ticker = setInterval(() => void this.tick(), IDLE_TICK_MS);
   }

@@ -7,8 +7,8 @@
  * Settings come from the same environment variables as the apps (NATS_URL, MYSQL_URL, REDIS_URL…).
  */
 import 'reflect-metadata';
-import { validateEnv } from '@parley/config';
-import { connectToNats, EVENTS_STREAM } from '@parley/event-log';
+import { conversationRulesOf, validateEnv } from '@parley/config';
+import { connectToNats, EVENTS_STREAM, JetStreamSnapshotStore } from '@parley/event-log';
 import { ParleyDatabase, ParleyRedis, type ProjectionName, PROJECTION_NAMES } from '@parley/read-model';
 import { checkProjections } from './check';
 import { CountersProjection } from './counters/counters.projection';
@@ -31,6 +31,7 @@ async function main(argv: string[]): Promise<number> {
   const nc = await connectToNats({ servers: env.NATS_URL, name: 'parley-projection-cli' });
   const db = await ParleyDatabase.open(env.MYSQL_URL, { migrate: true });
   const redis = await ParleyRedis.open(env.REDIS_URL, { prefix: env.IM_REDIS_PREFIX });
+  const snapshots = new JetStreamSnapshotStore(nc, { create: false });
   try {
     if (command === 'rebuild') {
       const name = target as ProjectionName;
@@ -38,7 +39,10 @@ async function main(argv: string[]): Promise<number> {
         name === 'history'
           ? new HistoryProjection(db)
           : new CountersProjection(redis, env.IM_PREVIEW_MAX_CHARS);
-      const r = await rebuildProjection(nc, projection, { ackWaitMs: env.IM_PROJECTION_ACK_WAIT_MS });
+      const r = await rebuildProjection(nc, projection, {
+        ackWaitMs: env.IM_PROJECTION_ACK_WAIT_MS,
+        snapshots,
+      });
       const rate = r.ms > 0 ? Math.round((r.events / r.ms) * 1000) : r.events;
       console.log(`rebuilt ${r.name}: ${r.events} events in ${r.ms} ms (${rate} events/s)`);
       return 0;
@@ -58,11 +62,17 @@ async function main(argv: string[]): Promise<number> {
       redis,
       previewMaxChars: env.IM_PREVIEW_MAX_CHARS,
       retention: { historyRetentionMs: env.IM_HISTORY_RETENTION_MS },
+      snapshots,
+      rules: conversationRulesOf(env),
     });
     for (const d of result.differences) {
       console.log(`${d.where}: expected ${JSON.stringify(d.expected)}, found ${JSON.stringify(d.actual)}`);
     }
-    console.log(`checked ${result.upTo} events: ${result.differences.length} difference(s)`);
+    const { verified, seeded } = result.snapshots;
+    console.log(
+      `checked ${result.upTo} events and ${verified} snapshots (${seeded} seeded the fold): ` +
+        `${result.differences.length} difference(s)`,
+    );
     return result.differences.length === 0 ? 0 : 1;
   } finally {
     await Promise.allSettled([db.close(), redis.close(), nc.close()]);

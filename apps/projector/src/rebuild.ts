@@ -1,14 +1,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
-import { EVENTS_STREAM } from '@parley/event-log';
+import { EVENTS_STREAM, type SnapshotStore } from '@parley/event-log';
 import { type NatsConnection } from 'nats';
 import { durableName, type Projection } from './projection';
 import { ProjectionRunner, type ProjectionRunnerOptions } from './projection-runner';
+import { loadSeed } from './seed';
 
 /** Options of {@link rebuildProjection}. */
 export interface RebuildOptions extends ProjectionRunnerOptions {
   /** Give up when the position did not move for this long, in ms (default 60 s). */
   stallTimeoutMs?: number;
+  /** Actor snapshots: the seed of subjects whose early events expired (needed once anything expired). */
+  snapshots?: SnapshotStore;
 }
 
 /** What a rebuild did. */
@@ -24,7 +27,8 @@ export interface RebuildResult {
 /**
  * Rebuild: deletes the projection's durable consumer and its state, then replays IM_EVENTS from the
  * start through the same code path as the live projection, until it passed the stream's last seq at
- * the start. The durable consumer is left in place, so a projector started afterwards goes on from
+ * the start. Once log retention expired the stream's first events, the state starts from the actor
+ * snapshots (each subject's state at its snapshot) and history keeps messages of expired events. The durable consumer is left in place, so a projector started afterwards goes on from
  * there. The stream itself is never touched. Stop the projection's live instances first: they would
  * share the new consumer (harmless, every write is idempotent) but report a stale position meanwhile.
  */
@@ -40,9 +44,16 @@ export async function rebuildProjection(
   await jsm.consumers.delete(stream, durable).catch((err: { code?: string }) => {
     if (err.code !== '404') throw err;
   });
-  await projection.reset();
-  const target = (await jsm.streams.info(stream)).state.last_seq;
-  log.log(`replaying ${target} events of ${stream}`);
+  const { first_seq: first, last_seq: target } = (await jsm.streams.info(stream)).state;
+  await projection.reset(first);
+  if (first > 1) {
+    // Log retention expired the stream's first events: start from what the actor snapshots say.
+    if (!opts.snapshots) throw new Error(`${stream} starts at ${first}: a rebuild needs the actor snapshots`);
+    const seed = await loadSeed(opts.snapshots);
+    await projection.seed(seed);
+    log.log(`seeded ${seed.conversations.size} conversations and ${seed.users.size} users from snapshots`);
+  }
+  log.log(`replaying events ${first}..${target} of ${stream}`);
   const t0 = Date.now();
   const runner = new ProjectionRunner(nc, projection, { batchSize: 1_000, ...opts, stream, durable });
   await runner.start();

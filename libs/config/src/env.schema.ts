@@ -96,3 +96,23 @@ export function validateEnv(raw: Record<string, unknown>): ParleyEnv {
   }
   return parsed.data;
 }
+
+/** The conversation rules of DESIGN §3–§4 as configured (the actor hosts decide by them, check folds by them). */
+export function conversationRulesOf(
+  env: Pick<
+    ParleyEnv,
+    | 'IM_MAX_BODY_BYTES'
+    | 'IM_DEDUP_WINDOW_MS'
+    | 'IM_DEDUP_MAX_ENTRIES'
+    | 'IM_RECALL_WINDOW_MS'
+    | 'IM_RECALL_MAX_ENTRIES'
+  >,
+) {
+  return {
+    maxBodyBytes: env.IM_MAX_BODY_BYTES,
+    dedupWindowMs: env.IM_DEDUP_WINDOW_MS,
+    maxDedupEntries: env.IM_DEDUP_MAX_ENTRIES,
+    recallWindowMs: env.IM_RECALL_WINDOW_MS,
+    maxRecallEntries: env.IM_RECALL_MAX_ENTRIES,
+  };
+}

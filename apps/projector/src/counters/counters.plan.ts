@@ -1,6 +1,7 @@
 import { parseConversationId } from '@parley/contracts';
 import { encodeMembership, type MessagePreview, previewBody, type RedisKeys } from '@parley/read-model';
 import { type ProjectedEvent } from '../projected-event';
+import { type ProjectionSeed } from '../seed';
 
 /** What one batch merges into a conversation head. */
 export interface HeadMerge {
@@ -199,4 +200,68 @@ export function countersCommands(plan: CountersPlan, keys: RedisKeys): RedisComm
   }
   for (const [shard, args] of shards) out.push({ cmd: 'zaddGt', key: keys.active(shard), args });
   return out;
+}
+
+/**
+ * The merges of a seed (log retention, DESIGN §15): heads, members, users' conversations, own and read
+ * seqs, speakers and active groups as the snapshots know them, each with the version or time the live
+ * projection stored, so the remaining log replayed over them ends where the live projection is.
+ */
+export function seedCountersPlan(seed: ProjectionSeed, previewMaxChars: number): CountersPlan {
+  const plan: CountersPlan = {
+    heads: new Map(),
+    members: new Map(),
+    userConversations: new Map(),
+    reads: new Map(),
+    own: new Map(),
+    speakers: new Map(),
+    active: new Map(),
+  };
+  for (const [cid, { state: s }] of seed.conversations) {
+    const r = s.record;
+    if (!s.exists) continue;
+    const last = r.last ?? undefined;
+    const preview: MessagePreview | undefined = last && {
+      conversationId: cid,
+      seq: last.seq,
+      streamSeq: last.streamSeq,
+      from: last.from,
+      kind: last.kind,
+      body: previewBody(last.body, previewMaxChars),
+      mentions: last.mentions,
+      at: last.at,
+    };
+    plan.heads.set(cid, {
+      type: s.kind,
+      name: s.kind === 'group' ? s.name : '',
+      activeAt: r.activeAt,
+      last: last && {
+        seq: last.seq,
+        streamSeq: last.streamSeq,
+        at: last.at,
+        preview: JSON.stringify(preview),
+      },
+      dissolvedAt: r.dissolvedAt ?? 0,
+      recalls: last?.recalled ? [last.seq] : [],
+    });
+    const membership = (uid: string, value: string) => {
+      inner(plan.members, cid).set(uid, value);
+      inner(plan.userConversations, uid).set(cid, value);
+    };
+    for (const [uid, m] of s.members) {
+      membership(uid, encodeMembership({ version: m.version, joinSeq: m.joinSeq, leftSeq: null }));
+    }
+    for (const [uid, f] of r.left) {
+      membership(uid, encodeMembership({ version: f.version, joinSeq: f.joinSeq, leftSeq: f.leftSeq }));
+    }
+    for (const [uid, seq] of r.own) inner(plan.own, uid).set(cid, seq);
+    if (s.kind === 'group' && r.speakers.size > 0) {
+      plan.speakers.set(cid, new Map(r.speakers));
+      plan.active.set(cid, Math.max(...r.speakers.values()));
+    }
+  }
+  for (const [uid, { state }] of seed.users) {
+    for (const [cid, seq] of state.readSeqs) inner(plan.reads, uid).set(cid, seq);
+  }
+  return plan;
 }

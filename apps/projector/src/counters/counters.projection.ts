@@ -1,7 +1,8 @@
 import { type ParleyRedis } from '@parley/read-model';
 import { type ProjectedEvent } from '../projected-event';
 import { type Projection } from '../projection';
-import { planCounters } from './counters.plan';
+import { type ProjectionSeed } from '../seed';
+import { planCounters, seedCountersPlan } from './counters.plan';
 import { CountersWriter } from './counters.writer';
 
 /** Counters → Redis: heads, members, read and own seqs, speakers; one pipeline per batch. */
@@ -18,6 +19,10 @@ export class CountersProjection implements Projection {
 
   async apply(events: ProjectedEvent[], position: number): Promise<void> {
     await this.writer.write(planCounters(events, this.previewMaxChars), position);
+  }
+
+  async seed(seed: ProjectionSeed): Promise<void> {
+    await this.writer.write(seedCountersPlan(seed, this.previewMaxChars), 0);
   }
 
   reset(): Promise<void> {

@@ -1,5 +1,6 @@
 import { parseConversationId } from '@parley/contracts';
 import { type ProjectedEvent } from '../projected-event';
+import { type ProjectionSeed } from '../seed';
 
 /** A conversation row touched by messages: last seq (max) and the first event time seen (min). */
 export interface ConversationTouch {
@@ -240,4 +241,68 @@ export function planHistory(events: ProjectedEvent[]): HistoryPlan {
     messages: [...messages.values()],
     recalls: [...recalls.values()],
   };
+}
+
+/**
+ * The rows of a seed (log retention, DESIGN §15): each conversation's row and every member row as its
+ * snapshot knows them, with the stream seqs of the events that set them, so replaying the remaining log
+ * over them (newer versions win) ends where the live projection is. Messages are not in snapshots: rows
+ * of expired events are the archive the rebuild keeps.
+ */
+export function seedHistoryPlan(seed: ProjectionSeed): HistoryPlan {
+  const plan: HistoryPlan = {
+    touched: [],
+    created: [],
+    dissolved: [],
+    directMembers: [],
+    membership: [],
+    messages: [],
+    recalls: [],
+  };
+  for (const [id, { state: s }] of seed.conversations) {
+    const r = s.record;
+    if (!s.exists || r.createdAt === null) continue;
+    if (s.kind === 'group') {
+      plan.created.push({
+        id,
+        name: s.name,
+        owner: s.owner,
+        ownerVersion: r.ownerVersion,
+        createdAt: r.createdAt,
+      });
+    }
+    if (r.last) {
+      plan.touched.push({
+        id,
+        type: s.kind,
+        lastSeq: s.lastSeq,
+        lastMessageAt: r.last.at,
+        createdAt: r.createdAt,
+      });
+    }
+    if (r.dissolvedAt !== null) plan.dissolved.push({ id, type: s.kind, dissolvedAt: r.dissolvedAt });
+    const row = (userId: string, m: { joinSeq: number; joinedAt: number; version: number }) => ({
+      conversationId: id,
+      userId,
+      joinSeq: m.joinSeq,
+      joinedAt: m.joinedAt,
+      version: m.version,
+    });
+    if (s.kind === 'direct') {
+      for (const userId of s.members.keys()) {
+        plan.directMembers.push({
+          ...row(userId, { joinSeq: 0, joinedAt: r.createdAt, version: 0 }),
+          role: 'member',
+          leftSeq: null,
+        });
+      }
+      continue;
+    }
+    const rows: MemberRow[] = [
+      ...[...s.members].map(([u, m]) => ({ ...row(u, m), role: m.role, leftSeq: null })),
+      ...[...r.left].map(([u, f]) => ({ ...row(u, f), role: 'member' as const, leftSeq: f.leftSeq })),
+    ];
+    plan.membership.push({ conversationId: id, streamSeq: r.ownerVersion, rows, ownerCheck: null });
+  }
+  return plan;
 }

@@ -1,7 +1,8 @@
 import { type ParleyDatabase } from '@parley/read-model';
 import { type ProjectedEvent } from '../projected-event';
 import { type Projection } from '../projection';
-import { planHistory } from './history.plan';
+import { type ProjectionSeed } from '../seed';
+import { planHistory, seedHistoryPlan } from './history.plan';
 import { HistoryWriter } from './history.writer';
 
 /** History → MySQL: conversations, members, messages, checkpoint in one transaction per batch. */
@@ -17,8 +18,13 @@ export class HistoryProjection implements Projection {
     await this.writer.write(planHistory(events), position);
   }
 
-  reset(): Promise<void> {
-    return this.writer.reset();
+  async seed(seed: ProjectionSeed): Promise<void> {
+    await this.writer.write(seedHistoryPlan(seed), 0);
+  }
+
+  /** Keeps the messages of events before `logStart`: the log no longer has them (the archive). */
+  reset(logStart = 1): Promise<void> {
+    return this.writer.reset(logStart);
   }
 
   position(): Promise<number> {

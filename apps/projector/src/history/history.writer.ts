@@ -35,9 +35,18 @@ export class HistoryWriter {
     });
   }
 
-  /** Drops every row of the history projection (rebuild). */
-  async reset(): Promise<void> {
-    for (const t of ['messages', 'conversation_members', 'conversations']) {
+  /**
+   * Drops every row of the history projection (rebuild), except messages of events before `logStart`
+   * (log retention expired them: these rows are the only copy left).
+   */
+  async reset(logStart = 1): Promise<void> {
+    if (logStart <= 1) await this.db.dataSource.query('TRUNCATE TABLE `messages`');
+    else {
+      await this.db.dataSource.query('DELETE FROM messages WHERE stream_seq IS NULL OR stream_seq >= ?', [
+        logStart,
+      ]);
+    }
+    for (const t of ['conversation_members', 'conversations']) {
       await this.db.dataSource.query(`TRUNCATE TABLE \`${t}\``);
     }
     await this.db.dataSource.query('DELETE FROM projection_checkpoints WHERE name = ?', [CHECKPOINT]);
