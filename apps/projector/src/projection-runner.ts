@@ -112,6 +112,7 @@ export class ProjectionRunner {
         );
       }
       this.applied = first - 1;
+      await this.projection.apply([], this.applied);
     }
     await this.loop.start();
     this.ticker = setInterval(() => void this.tick(), IDLE_TICK_MS);

@@ -162,10 +162,10 @@ export class JetStreamSnapshotStore extends SnapshotStore {
   }
 
   async *subjects(): AsyncIterable<string> {
-    const kv = await this.open();
-    for await (const key of await kv.keys()) {
-      if (!key.startsWith('chunk.')) yield subjectOfSnapshotKey(key);
-    }
+    // Listed in full first: the key lister stops early when the caller does other KV work between keys.
+    const keys: string[] = [];
+    for await (const key of await (await this.open()).keys()) if (!key.startsWith('chunk.')) keys.push(key);
+    for (const key of keys) yield subjectOfSnapshotKey(key);
   }
 
   private async entry(key: string): Promise<KvEntry | undefined> {
