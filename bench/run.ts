@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { activationBench } from './activation.bench';
 import { actorsBench } from './actors.bench';
 import { baselineBench } from './baseline.bench';
 import { groupSizeBench } from './group-size.bench';
@@ -16,6 +17,7 @@ import { readSubjectBench } from './read-subject.bench';
 
 const BENCHES: Record<string, () => Promise<BenchRow[]>> = {
   'read-subject': readSubjectBench,
+  activation: activationBench,
   actors: actorsBench,
   baseline: baselineBench,
   'group-size': groupSizeBench,
