@@ -201,7 +201,7 @@ export async function activationBench(): Promise<BenchRow[]> {
         `actor host peak RSS, ${actors.toLocaleString('en')} live actors of 1,000,000-message year-long groups`,
         peak,
         'MiB',
-        `${(((peak - booted) * 1024) / actors).toFixed(0)} KiB per actor (windows: ${template.sent.size} dedup, ${template.recent.size} recall entries)`,
+        `${(((peak - booted) * 1024) / actors).toFixed(0)} KiB per actor (windows: ${template.window.dedupSize} dedup, ${template.window.recallSize} recall entries)`,
       );
     } finally {
       await host.stop();

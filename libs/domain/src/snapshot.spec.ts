@@ -61,7 +61,9 @@ describe('snapshots', () => {
   it('conversation › a restored snapshot equals the fold it was taken from, through JSON', () => {
     const state = folded();
     const json = JSON.parse(JSON.stringify(snapshotConversation(state))) as unknown;
-    expect(restoreConversation('g:team', 1, json)).toEqual(state);
+    const restored = restoreConversation('g:team', 1, json);
+    expect(snapshotConversation(restored)).toEqual(snapshotConversation(state));
+    expect({ ...restored, window: undefined }).toEqual({ ...state, window: undefined });
   });
 
   it('conversation › the record keeps what the read models need beyond the decisions', () => {
@@ -101,8 +103,15 @@ describe('snapshots', () => {
         rules,
       );
     }
-    expect([...s.recent.keys()]).toEqual([8, 9, 10]);
-    expect(s.sent.size).toBe(2);
+    expect([7, 8, 9, 10].map((seq) => s.window.recallable(seq)?.from)).toEqual([
+      undefined,
+      'bob',
+      'bob',
+      'bob',
+    ]);
+    expect(s.window.dedupSize).toBe(2);
+    expect(s.window.original('bob', 'm8')).toBeUndefined();
+    expect(s.window.original('bob', 'm9')).toEqual({ seq: 9, streamSeq: 10, at: T0 + 9 });
   });
 
   it('user › round trip', () => {
@@ -121,7 +130,11 @@ describe('snapshots', () => {
     ['an unknown version', 2, (j: Record<string, unknown>) => j],
     ['a missing field', 1, (j: Record<string, unknown>) => ({ ...j, lastSeq: undefined })],
     ['a negative seq', 1, (j: Record<string, unknown>) => ({ ...j, lastSeq: -1 })],
-    ['a short tuple', 1, (j: Record<string, unknown>) => ({ ...j, sent: [['bob', 'b1', 1]] })],
+    [
+      'window columns of different lengths',
+      1,
+      (j: Record<string, unknown>) => ({ ...j, window: { ...(j.window as object), at: [] } }),
+    ],
     ['a bad role', 1, (j: Record<string, unknown>) => ({ ...j, members: [['bob', 0, 'king', 0, 0, 0]] })],
     ['not an object', 1, () => 'garbage' as unknown as Record<string, unknown>],
   ])('conversation › %s is refused with SnapshotFormatError', (_what, v, damage) => {

@@ -5,10 +5,8 @@ import {
   type FormerMember,
   type LastMessage,
   type Member,
-  type RecentMessage,
-  type SentRef,
-  sentKey,
 } from './conversation/conversation.state';
+import { MessageWindow, type MessageWindowJson } from './conversation/message-window';
 import { initialUserState, type UserState } from './user/user.decider';
 
 /**
@@ -29,8 +27,6 @@ export class SnapshotFormatError extends Error {
 }
 
 type MemberTuple = [string, number, Member['role'], number, number, number];
-type RecentTuple = [number, string, number, 0 | 1];
-type SentTuple = [string, string, number, number, number];
 type FormerTuple = [string, number, number, number, number];
 
 /** The JSON form of a conversation's state (version 1). */
@@ -42,10 +38,8 @@ export interface ConversationSnapshotV1 {
   dissolved: boolean;
   /** `[userId, joinSeq, role, ownLastSeq, joinedAt, version]`. */
   members: MemberTuple[];
-  /** `[seq, from, at, recalled]`, oldest first. */
-  recent: RecentTuple[];
-  /** `[from, clientMsgId, seq, streamSeq, at]`, oldest first. */
-  sent: SentTuple[];
+  /** The latest messages (dedup and recall), in columns. */
+  window: MessageWindowJson;
   record: {
     createdAt: number | null;
     activeAt: number;
@@ -75,11 +69,7 @@ export function snapshotConversation(s: ConversationState): ConversationSnapshot
     lastSeq: s.lastSeq,
     dissolved: s.dissolved,
     members: [...s.members].map(([u, m]) => [u, m.joinSeq, m.role, m.ownLastSeq, m.joinedAt, m.version]),
-    recent: [...s.recent].map(([seq, m]) => [seq, m.from, m.at, m.recalled ? 1 : 0]),
-    sent: [...s.sent].map(([key, ref]) => {
-      const cut = key.indexOf('\u0000');
-      return [key.slice(0, cut), key.slice(cut + 1), ref.seq, ref.streamSeq, ref.at];
-    }),
+    window: s.window.toJSON(),
     record: {
       createdAt: r.createdAt,
       activeAt: r.activeAt,
@@ -117,24 +107,7 @@ export function restoreConversation(conversationId: string, v: number, json: unk
       return [str(u, 'member'), m];
     }),
   );
-  state.recent = new Map(
-    arr(j.recent, 'recent').map((t, i) => {
-      const [seq, from, at, recalled] = tuple(t, 4, `recent[${i}]`);
-      const m: RecentMessage = { from: str(from, 'from'), at: int(at, 'at'), recalled: recalled === 1 };
-      return [int(seq, 'seq'), m];
-    }),
-  );
-  state.sent = new Map(
-    arr(j.sent, 'sent').map((t, i) => {
-      const [from, clientMsgId, seq, streamSeq, at] = tuple(t, 5, `sent[${i}]`);
-      const ref: SentRef = {
-        seq: int(seq, 'seq'),
-        streamSeq: int(streamSeq, 'streamSeq'),
-        at: int(at, 'at'),
-      };
-      return [sentKey(str(from, 'from'), str(clientMsgId, 'clientMsgId')), ref];
-    }),
-  );
+  state.window = messageWindow(j.window);
   const r = obj(j.record, 'record');
   state.record = {
     createdAt: r.createdAt === null ? null : int(r.createdAt, 'createdAt'),
@@ -171,6 +144,27 @@ export function restoreUser(userId: string, v: number, json: unknown): UserState
   const state = initialUserState(userId);
   state.readSeqs = pairs(obj(json, 'state').readSeqs, 'readSeqs');
   return state;
+}
+
+function messageWindow(x: unknown): MessageWindow {
+  const w = obj(x, 'window');
+  const ints = (k: string) => arr(w[k], `window.${k}`).map((n) => num(n, `window.${k}`));
+  const strs = (k: string) => arr(w[k], `window.${k}`).map((v) => str(v, `window.${k}`));
+  try {
+    return MessageWindow.fromJSON({
+      first: int(w.first, 'window.first'),
+      dedupFrom: int(w.dedupFrom, 'window.dedupFrom'),
+      recallFrom: int(w.recallFrom, 'window.recallFrom'),
+      senders: strs('senders'),
+      from: ints('from'),
+      clientMsgIds: strs('clientMsgIds'),
+      at: ints('at'),
+      streamSeq: ints('streamSeq'),
+      recalled: ints('recalled'),
+    });
+  } catch (err) {
+    throw new SnapshotFormatError(`window: ${(err as Error).message}`);
+  }
 }
 
 function lastMessage(x: unknown): LastMessage {
@@ -213,6 +207,11 @@ function arr(x: unknown, what: string): unknown[] {
 function tuple(x: unknown, n: number, what: string): unknown[] {
   if (!Array.isArray(x) || x.length !== n) throw new SnapshotFormatError(`${what}: not a ${n}-tuple`);
   return x;
+}
+/** Any safe integer (window deltas may be negative when clocks of two hosts disagree). */
+function num(x: unknown, what: string): number {
+  if (!Number.isSafeInteger(x)) throw new SnapshotFormatError(`${what}: not an integer`);
+  return x as number;
 }
 function str(x: unknown, what: string): string {
   if (typeof x !== 'string') throw new SnapshotFormatError(`${what}: not a string`);

@@ -111,7 +111,7 @@ export function generateEvents(count: number, opts: GeneratorOptions = {}): Gene
       if (withMessages.length === 0) continue;
       const c = pick(withMessages);
       const seq = Math.max(1, c.lastSeq - Math.floor(rand() * 5));
-      const by = c.recent.get(seq)?.from ?? c.owner;
+      const by = c.window.recallable(seq)?.from ?? c.owner;
       decideConv(c.conversationId, { type: 'RecallMessage', by, seq });
     } else if (r < 0.3) {
       const c = pick(live().length > 0 ? live() : [...convs.values()]);

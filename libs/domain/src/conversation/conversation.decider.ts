@@ -6,7 +6,8 @@ import {
   ParleyError,
 } from '@parley/contracts';
 import { type CommandMeta, type Decision, type EventPosition } from '../decision';
-import { type ConversationState, type SentRef, sentKey } from './conversation.state';
+import { type ConversationState, type SentRef } from './conversation.state';
+import { MessageWindow } from './message-window';
 
 /** Commands a conversation actor decides (imperative; events are their past tense). */
 export type ConversationCommand =
@@ -74,8 +75,7 @@ export function initialConversationState(conversationId: string): ConversationSt
         : new Map(),
     lastSeq: 0,
     dissolved: false,
-    recent: new Map(),
-    sent: new Map(),
+    window: new MessageWindow(),
     record: {
       createdAt: null,
       activeAt: 0,
@@ -167,7 +167,7 @@ export function decideConversation(
       };
     }
     case 'SendMessage': {
-      const original = state.sent.get(sentKey(command.from, command.clientMsgId));
+      const original = state.window.original(command.from, command.clientMsgId);
       if (original) return { type: 'duplicate', original };
       if (!state.members.has(command.from)) fail(ErrorCode.FORBIDDEN, `${command.from} is not a member`);
       const bytes = Buffer.byteLength(command.body, 'utf8');
@@ -198,7 +198,7 @@ export function decideConversation(
       if (!Number.isInteger(command.seq) || command.seq < 1 || command.seq > state.lastSeq) {
         fail(ErrorCode.NOT_FOUND, `no message ${command.seq}`);
       }
-      const message = state.recent.get(command.seq);
+      const message = state.window.recallable(command.seq);
       const owner = isGroup && state.owner === command.by;
       if (!message) fail(ErrorCode.FORBIDDEN, `message ${command.seq} is past the recall window`);
       if (message!.from !== command.by && !owner)
@@ -288,10 +288,7 @@ export function evolveConversation(
       state.lastSeq = seq;
       const member = state.members.get(from);
       if (member) member.ownLastSeq = seq;
-      state.sent.set(sentKey(from, clientMsgId), { seq, streamSeq, at: event.at });
-      state.recent.set(seq, { from, at: event.at, recalled: false });
-      forgetOlderThan(state.sent, event.at - rules.dedupWindowMs, rules.maxDedupEntries);
-      forgetOlderThan(state.recent, event.at - rules.recallWindowMs, rules.maxRecallEntries);
+      state.window.push({ seq, from, clientMsgId, streamSeq, at: event.at }, rules);
       record.createdAt = Math.min(record.createdAt ?? event.at, event.at);
       record.activeAt = Math.max(record.activeAt, event.at);
       const { kind, body, mentions } = event.data;
@@ -303,8 +300,7 @@ export function evolveConversation(
       return state;
     }
     case 'MessageRecalled': {
-      const message = state.recent.get(event.data.seq);
-      if (message) message.recalled = true;
+      state.window.markRecalled(event.data.seq);
       if (record.last?.seq === event.data.seq) record.last.recalled = true;
       return state;
     }
@@ -325,14 +321,6 @@ function promoteOwner(state: ConversationState, streamSeq: number): void {
   state.owner = next ?? '';
   if (next) state.members.get(next)!.role = 'owner';
   state.record.ownerVersion = streamSeq;
-}
-
-/** Maps are in insertion (= time) order: drop from the front while too old or too many. */
-function forgetOlderThan<V extends { at: number }>(map: Map<unknown, V>, cutoff: number, max: number): void {
-  for (const [k, v] of map) {
-    if (v.at >= cutoff && map.size <= max) break;
-    map.delete(k);
-  }
 }
 
 function unique(xs: string[]): string[] {

@@ -1,4 +1,5 @@
 import { type MessageKind } from '@parley/contracts';
+import { type MessageWindow } from './message-window';
 
 /** A member of a conversation as the actor knows it. */
 export interface Member {
@@ -72,16 +73,6 @@ export interface SentRef {
   at: number;
 }
 
-/** A recent message, remembered for recall checks. */
-export interface RecentMessage {
-  /** Sender. */
-  from: string;
-  /** When it was sent (epoch ms). */
-  at: number;
-  /** Already recalled. */
-  recalled: boolean;
-}
-
 /** Everything a conversation actor knows, folded from its subject. */
 export interface ConversationState {
   /** `g:<groupId>` or `d:<a>:<b>`. */
@@ -100,15 +91,8 @@ export interface ConversationState {
   lastSeq: number;
   /** Set once GroupDissolved. */
   dissolved: boolean;
-  /** Messages still inside the recall window, by seq, oldest first. */
-  recent: Map<number, RecentMessage>;
-  /** `(from, clientMsgId)` → original, inside the dedup window, oldest first. */
-  sent: Map<string, SentRef>;
+  /** The latest messages: `(from, clientMsgId)` → original inside the dedup window, recall checks. */
+  window: MessageWindow;
   /** What the read models need beyond the decisions. */
   record: ConversationRecord;
-}
-
-/** The key of a send in the dedup memory. */
-export function sentKey(from: string, clientMsgId: string): string {
-  return `${from}\u0000${clientMsgId}`;
 }
