@@ -27,10 +27,9 @@ import {
   decodeMembership,
   effectiveRetentionMs,
   mayBeDeletedByRetention,
-  type MessagePreview,
+  messagePreview,
   type ParleyDatabase,
   type ParleyRedis,
-  previewBody,
   type ProjectionName,
   ReadModel,
 } from '@parley/read-model';
@@ -497,16 +496,7 @@ async function checkCounters(
     if (!s.exists) continue;
     const r = s.record;
     const last = r.last ?? undefined;
-    const preview: MessagePreview | undefined = last && {
-      conversationId: cid,
-      seq: last.seq,
-      streamSeq: last.streamSeq,
-      from: last.from,
-      kind: last.kind,
-      body: previewBody(last.body, previewMax),
-      mentions: last.mentions,
-      at: last.at,
-    };
+    const preview = last && messagePreview(cid, last, previewMax);
     const wantHead: Record<string, string> = {
       type: s.kind,
       ...(s.kind === 'group' ? { name: s.name } : {}),

@@ -95,20 +95,20 @@ export class JetStreamEventLog extends EventLog {
   }
 
   /** The last event of a subject, read from the stream leader (not a possibly stale replica). */
-  async readLast(subject: string): Promise<StoredEvent | undefined> {
-    try {
-      const sm = await this.jsm.streams.getMessage(this.stream, { last_by_subj: subject });
-      return { streamSeq: sm.seq, subject: sm.subject, data: sm.data, time: sm.time };
-    } catch (err) {
-      if (jetStreamErrorCode(err) === NO_MESSAGE_FOUND || (err as NatsError).code === '404') return undefined;
-      throw err;
-    }
+  readLast(subject: string): Promise<StoredEvent | undefined> {
+    return this.getMessage({ last_by_subj: subject });
   }
 
   /** The event at a stream position, read from the stream leader. */
-  async readAt(streamSeq: number): Promise<StoredEvent | undefined> {
+  readAt(streamSeq: number): Promise<StoredEvent | undefined> {
+    return this.getMessage({ seq: streamSeq });
+  }
+
+  private async getMessage(
+    query: { seq: number } | { last_by_subj: string },
+  ): Promise<StoredEvent | undefined> {
     try {
-      const sm = await this.jsm.streams.getMessage(this.stream, { seq: streamSeq });
+      const sm = await this.jsm.streams.getMessage(this.stream, query);
       return { streamSeq: sm.seq, subject: sm.subject, data: sm.data, time: sm.time };
     } catch (err) {
       if (jetStreamErrorCode(err) === NO_MESSAGE_FOUND || (err as NatsError).code === '404') return undefined;

@@ -32,3 +32,21 @@ export function previewBody(body: string, maxChars: number): string {
   const last = cut.charCodeAt(cut.length - 1);
   return last >= 0xd800 && last <= 0xdbff ? cut.slice(0, -1) : cut;
 }
+
+/** The preview of a message for a conversation head: its fields with the body cut to `maxChars`. */
+export function messagePreview(
+  conversationId: string,
+  m: {
+    seq: number;
+    streamSeq: number;
+    from: string;
+    kind: MessageKind;
+    body: string;
+    mentions: string[];
+    at: number;
+  },
+  maxChars: number,
+): MessagePreview {
+  const { seq, streamSeq, from, kind, body, mentions, at } = m;
+  return { conversationId, seq, streamSeq, from, kind, body: previewBody(body, maxChars), mentions, at };
+}

@@ -1,5 +1,5 @@
 import { parseConversationId } from '@parley/contracts';
-import { encodeMembership, type MessagePreview, previewBody, type RedisKeys } from '@parley/read-model';
+import { encodeMembership, messagePreview, type RedisKeys } from '@parley/read-model';
 import { type ProjectedEvent } from '../projected-event';
 import { type ProjectionSeed } from '../seed';
 
@@ -40,6 +40,19 @@ export type RedisCommand =
   | { cmd: 'parleyHead' | 'parleyHmax' | 'parleyHversioned'; key: string; args: Array<string | number> }
   | { cmd: 'zaddGt'; key: string; args: Array<string | number> };
 
+function emptyCountersPlan(): CountersPlan {
+  const plan: CountersPlan = {
+    heads: new Map(),
+    members: new Map(),
+    userConversations: new Map(),
+    reads: new Map(),
+    own: new Map(),
+    speakers: new Map(),
+    active: new Map(),
+  };
+  return plan;
+}
+
 function inner<V>(outer: Map<string, Map<string, V>>, key: string): Map<string, V> {
   let m = outer.get(key);
   if (!m) outer.set(key, (m = new Map()));
@@ -69,15 +82,7 @@ function maxInto(m: Map<string, number>, key: string, value: number): void {
  * conversation's members and each affected user's conversation list.
  */
 export function planCounters(events: ProjectedEvent[], previewMaxChars: number): CountersPlan {
-  const plan: CountersPlan = {
-    heads: new Map(),
-    members: new Map(),
-    userConversations: new Map(),
-    reads: new Map(),
-    own: new Map(),
-    speakers: new Map(),
-    active: new Map(),
-  };
+  const plan = emptyCountersPlan();
   const head = (cid: string): HeadMerge => {
     let h = plan.heads.get(cid);
     if (!h) {
@@ -114,16 +119,7 @@ export function planCounters(events: ProjectedEvent[], previewMaxChars: number):
         const h = head(cid);
         h.activeAt = Math.max(h.activeAt, e.at);
         if (!h.last || h.last.seq < e.data.seq) {
-          const preview: MessagePreview = {
-            conversationId: cid,
-            seq: e.data.seq,
-            streamSeq,
-            from: e.data.from,
-            kind: e.data.kind,
-            body: previewBody(e.data.body, previewMaxChars),
-            mentions: e.data.mentions,
-            at: e.at,
-          };
+          const preview = messagePreview(cid, { ...e.data, streamSeq, at: e.at }, previewMaxChars);
           h.last = { seq: e.data.seq, streamSeq, at: e.at, preview: JSON.stringify(preview) };
         }
         maxInto(inner(plan.own, e.data.from), cid, e.data.seq);
@@ -208,29 +204,12 @@ export function countersCommands(plan: CountersPlan, keys: RedisKeys): RedisComm
  * projection stored, so the remaining log replayed over them ends where the live projection is.
  */
 export function seedCountersPlan(seed: ProjectionSeed, previewMaxChars: number): CountersPlan {
-  const plan: CountersPlan = {
-    heads: new Map(),
-    members: new Map(),
-    userConversations: new Map(),
-    reads: new Map(),
-    own: new Map(),
-    speakers: new Map(),
-    active: new Map(),
-  };
+  const plan = emptyCountersPlan();
   for (const [cid, { state: s }] of seed.conversations) {
     const r = s.record;
     if (!s.exists) continue;
     const last = r.last ?? undefined;
-    const preview: MessagePreview | undefined = last && {
-      conversationId: cid,
-      seq: last.seq,
-      streamSeq: last.streamSeq,
-      from: last.from,
-      kind: last.kind,
-      body: previewBody(last.body, previewMaxChars),
-      mentions: last.mentions,
-      at: last.at,
-    };
+    const preview = last && messagePreview(cid, last, previewMaxChars);
     plan.heads.set(cid, {
       type: s.kind,
       name: s.kind === 'group' ? s.name : '',
