@@ -42,6 +42,7 @@ import { headers, type JsMsg, type Msg, type Subscription } from 'nats';
 import { RetentionSweeper } from './actors/retention-sweeper';
 import { CommandHandler } from './command-handler';
 import { PartitionLeases } from './placement/partition-leases';
+import { MemoryBudget } from './runtime/actor-registry';
 import { PartitionRouter } from './placement/partition-router';
 import { isInfrastructureError, replyForError } from './replies';
 
@@ -91,6 +92,7 @@ export class ActorHostService implements OnApplicationBootstrap, BeforeApplicati
         maxLiveActors: config.get('IM_ACTORS_MAX_LIVE'),
         idleMs: config.get('IM_ACTORS_IDLE_MS'),
         maxConcurrent: config.get('IM_ACTORS_MAX_CONCURRENT'),
+        memory: new MemoryBudget(config.get('IM_ACTORS_MAX_MEMORY_MB') * 2 ** 20),
       },
       rules: config.conversationRules(),
       append: { maxAttempts: config.get('IM_APPEND_MAX_ATTEMPTS'), maxJitterMs: 5 },

@@ -56,7 +56,11 @@ export class CommandHandler {
     const policy: AppendPolicy = { ...settings.append, onConflict: () => this.stats.conflicts++ };
     const snapshots = settings.snapshots && new Snapshotter(settings.snapshots, log);
     this.snapshots = snapshots;
-    const hooks = { onPassivate: (_key: string, actor: { passivated(): void }) => actor.passivated() };
+    type Shell = { passivated(): void; weight(): number };
+    const hooks = {
+      onPassivate: (_key: string, actor: Shell) => actor.passivated(),
+      weigh: (actor: Shell) => actor.weight(),
+    };
     this.conversations = new ActorRegistry(
       (id) => new ConversationActor(id, log, settings.rules, policy, snapshots),
       settings.registry,

@@ -24,6 +24,8 @@ export const envSchema = z.object({
   IM_ACTORS_MAX_LIVE: int(1, 10_000),
   IM_ACTORS_IDLE_MS: int(1_000, 10 * 60 * 1000),
   IM_ACTORS_MAX_CONCURRENT: int(1, 256),
+  /** Approximate memory for live actors' state, in MiB (0 = no limit beyond IM_ACTORS_MAX_LIVE). */
+  IM_ACTORS_MAX_MEMORY_MB: int(0, 1_024),
   IM_ACTORS_MAX_PENDING: int(1, 20_000),
   IM_DEDUP_WINDOW_MS: int(0, 24 * 3600 * 1000),
   IM_DEDUP_MAX_ENTRIES: int(1, 100_000),

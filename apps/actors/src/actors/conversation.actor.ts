@@ -5,6 +5,7 @@ import {
   type ParleyEvent,
 } from '@parley/contracts';
 import {
+  approximateStateBytes,
   type CommandMeta,
   type ConversationCommand,
   type ConversationDecision,
@@ -96,6 +97,10 @@ export class ConversationActor extends SubjectActor<ConversationState, Conversat
 
   protected snapshotState(state: ConversationState): { v: number; state: unknown } {
     return { v: CONVERSATION_SNAPSHOT_VERSION, state: snapshotConversation(state) };
+  }
+
+  protected stateBytes(state: ConversationState): number {
+    return approximateStateBytes(state);
   }
 
   protected restoreState(v: number, json: unknown): ConversationState {

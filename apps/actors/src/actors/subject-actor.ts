@@ -52,6 +52,13 @@ export abstract class SubjectActor<S, E extends ParleyEvent> {
   protected abstract snapshotState(state: S): { v: number; state: unknown };
   /** The state from snapshot JSON; throws when the JSON does not fit its version. */
   protected abstract restoreState(v: number, json: unknown): S;
+  /** Approximate bytes the state holds (the host's memory budget). */
+  protected abstract stateBytes(state: S): number;
+
+  /** Approximate bytes this actor holds (0 before activation). */
+  weight(): number {
+    return this.state ? this.stateBytes(this.state) : 0;
+  }
 
   /**
    * Another host may have written since this actor last folded (its partition changed hands): the next

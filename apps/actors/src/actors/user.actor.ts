@@ -62,6 +62,11 @@ export class UserActor extends SubjectActor<UserState, UserEvent> {
     return { v: USER_SNAPSHOT_VERSION, state: snapshotUser(state) };
   }
 
+  /** About 100 bytes per conversation read position. */
+  protected stateBytes(state: UserState): number {
+    return 512 + state.readSeqs.size * 100;
+  }
+
   protected restoreState(v: number, json: unknown): UserState {
     return restoreUser(this.userId, v, json);
   }

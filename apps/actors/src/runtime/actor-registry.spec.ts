@@ -1,4 +1,4 @@
-import { ActorRegistry } from './actor-registry';
+import { ActorRegistry, MemoryBudget } from './actor-registry';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -78,5 +78,30 @@ describe('ActorRegistry', () => {
     await sleep(800);
     expect(reg.size).toBe(0);
     reg.close();
+  });
+
+  it('passivates least recently used idle actors beyond the memory budget, whatever their count', async () => {
+    const memory = new MemoryBudget(1_000);
+    const passivated: string[] = [];
+    const reg = new ActorRegistry(
+      (key) => ({ key, bytes: key === 'big' ? 700 : 300 }),
+      { maxLiveActors: 100, idleMs: 60_000, maxConcurrent: 8, memory },
+      { weigh: (a) => a.bytes, onPassivate: (key) => passivated.push(key) },
+    );
+    for (const k of ['a', 'b', 'c']) await reg.tell(k, async () => undefined);
+    expect(reg.size).toBe(3);
+    expect(memory.used).toBe(900);
+    await reg.tell('big', async () => undefined); // 1,600 bytes: the two least recently used go
+    expect(passivated).toEqual(['a', 'b']);
+    expect(memory.used).toBe(1_000);
+    // An actor with work in its mailbox is never passivated, even over the budget.
+    let release!: () => void;
+    const busy = reg.tell('c', () => new Promise<void>((r) => (release = r)));
+    await reg.tell('d', async () => undefined);
+    expect(passivated).toEqual(['a', 'b', 'big']);
+    release();
+    await busy;
+    reg.close();
+    expect(memory.used).toBe(0);
   });
 });

@@ -8,12 +8,35 @@ export interface ActorRegistryOptions {
   idleMs: number;
   /** Most actors processing a message at the same time, across all actors. */
   maxConcurrent: number;
+  /** Approximate memory for actor state, shared by the registries given the same budget (none: no limit). */
+  memory?: MemoryBudget;
+}
+
+/**
+ * Bytes of actor state kept in memory, against a limit: beyond it the least recently used idle actors
+ * are passivated, whatever their count (a busy group's windows hold thousands of messages, an idle
+ * direct chat a few).
+ */
+export class MemoryBudget {
+  /** Approximate bytes held now. */
+  used = 0;
+  constructor(
+    /** The limit in bytes (0: none). */
+    readonly maxBytes: number,
+  ) {}
+
+  /** True while more is held than the limit allows. */
+  get over(): boolean {
+    return this.maxBytes > 0 && this.used > this.maxBytes;
+  }
 }
 
 /** What the registry tells its owner about actors leaving memory. */
 export interface ActorRegistryHooks<A> {
   /** Called as an actor is passivated (idle, over the cap, or at shutdown), e.g. to snapshot it. */
   onPassivate?: (key: string, actor: A) => void;
+  /** Approximate bytes of an actor's state, asked after each of its messages (for the memory budget). */
+  weigh?: (actor: A) => number;
 }
 
 interface Entry<A> {
@@ -21,11 +44,12 @@ interface Entry<A> {
   tail: Promise<unknown>;
   pending: number;
   lastUsed: number;
+  bytes: number;
 }
 
 /**
  * Virtual actors: an actor is created on its first message and dropped (passivated) when idle or
- * when the live cap is reached; it rebuilds from the log on the next one. Each actor has one mailbox
+ * when the live cap or the memory budget is reached; it rebuilds from the log on the next one. Each actor has one mailbox
  * (its messages run one at a time, in arrival order); different actors run concurrently, bounded.
  */
 export class ActorRegistry<A> {
@@ -67,11 +91,26 @@ export class ActorRegistry<A> {
     let entry = this.live.get(key);
     if (entry)
       this.live.delete(key); // re-insert: Map order is our LRU order
-    else entry = { actor: this.create(key), tail: Promise.resolve(), pending: 0, lastUsed: Date.now() };
+    else
+      entry = {
+        actor: this.create(key),
+        tail: Promise.resolve(),
+        pending: 0,
+        lastUsed: Date.now(),
+        bytes: 0,
+      };
     this.live.set(key, entry);
     const e = entry;
     e.pending++;
-    const run = e.tail.then(() => this.slots.run(() => task(e.actor)));
+    const run = e.tail.then(() =>
+      this.slots.run(async () => {
+        try {
+          return await task(e.actor);
+        } finally {
+          this.weigh(key, e);
+        }
+      }),
+    );
     e.tail = run
       .catch(() => undefined)
       .finally(() => {
@@ -93,16 +132,28 @@ export class ActorRegistry<A> {
     for (const [key, e] of this.live) this.passivate(key, e);
   }
 
+  /** Re-weighs an actor after a message (before its caller sees the answer) and keeps within the budget. */
+  private weigh(key: string, e: Entry<A>): void {
+    const memory = this.opts.memory;
+    if (!memory || !this.hooks.weigh || this.live.get(key) !== e) return;
+    const bytes = this.hooks.weigh(e.actor);
+    memory.used += bytes - e.bytes;
+    e.bytes = bytes;
+    if (memory.over) this.enforceCap();
+  }
+
   private passivate(key: string, e: Entry<A>): void {
     this.live.delete(key);
+    if (this.opts.memory) this.opts.memory.used -= e.bytes;
     this.passivated++;
     this.hooks.onPassivate?.(key, e.actor);
   }
 
   private enforceCap(): void {
-    if (this.live.size <= this.opts.maxLiveActors) return;
+    const over = () => this.live.size > this.opts.maxLiveActors || !!this.opts.memory?.over;
+    if (!over()) return;
     for (const [key, e] of this.live) {
-      if (this.live.size <= this.opts.maxLiveActors) break;
+      if (!over()) break;
       if (e.pending === 0) this.passivate(key, e);
     }
   }

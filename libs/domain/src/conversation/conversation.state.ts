@@ -96,3 +96,17 @@ export interface ConversationState {
   /** What the read models need beyond the decisions. */
   record: ConversationRecord;
 }
+
+/**
+ * Approximate bytes a conversation's state holds in memory (for the actor host's memory budget): the
+ * message window plus about 200 bytes per member and 80 per former member, speaker and own seq.
+ */
+export function approximateStateBytes(s: ConversationState): number {
+  const r = s.record;
+  return (
+    1_024 +
+    s.window.approximateBytes +
+    s.members.size * 200 +
+    (r.left.size + r.speakers.size + r.own.size) * 80
+  );
+}

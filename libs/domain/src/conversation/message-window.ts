@@ -71,6 +71,14 @@ export class MessageWindow {
     return Math.max(0, this.first + this.count - this.recallFrom);
   }
 
+  /**
+   * Approximate bytes held: the columns as allocated (29 bytes a slot), each held message's client id
+   * (~40) and each remembered send's key string and map entry (~80), for ids of typical length.
+   */
+  get approximateBytes(): number {
+    return 256 + this.at.length * 29 + this.count * 40 + this.keys.size * 80;
+  }
+
   /** Remembers the next message (seq one past the last held, or any seq when empty) and forgets by the limits. */
   push(
     m: { seq: number; from: string; clientMsgId: string; streamSeq: number; at: number },
