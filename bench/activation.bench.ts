@@ -9,7 +9,12 @@
  *   (each activated from a snapshot of a 1,000,000-message state).
  * BENCH_ACTIVATION_SIZES (e.g. "200000") narrows the first part.
  */
-import { conversationEventSubject, type ConversationEvent, encodeEvent } from '@parley/contracts';
+import {
+  ACTOR_STATS_SUBJECT,
+  conversationEventSubject,
+  type ConversationEvent,
+  encodeEvent,
+} from '@parley/contracts';
 import {
   CONVERSATION_SNAPSHOT_VERSION,
   DEFAULT_CONVERSATION_RULES,
@@ -185,6 +190,14 @@ export async function activationBench(): Promise<BenchRow[]> {
       await store.save(subject, { v: CONVERSATION_SNAPSHOT_VERSION, streamSeq: pa.seq, state: json });
     });
     const host = await spawnActorHost(server.url, nc, { IM_ACTORS_MAX_LIVE: String(actors) });
+    const live = async () =>
+      (
+        JSON.parse(
+          new TextDecoder().decode(
+            (await nc!.request(ACTOR_STATS_SUBJECT, undefined, { timeout: 5_000 })).data,
+          ),
+        ) as { conversations: number }
+      ).conversations;
     try {
       const booted = host.peakRssMiB();
       await pool(actors, 128, async (k) => {
@@ -196,12 +209,14 @@ export async function activationBench(): Promise<BenchRow[]> {
         });
       });
       const peak = host.peakRssMiB();
+      const kept = await live();
       row('actor host RSS after boot', booted, 'MiB');
       row(
-        `actor host peak RSS, ${actors.toLocaleString('en')} live actors of 1,000,000-message year-long groups`,
+        `actor host peak RSS, ${actors.toLocaleString('en')} activations of 1,000,000-message year-long groups`,
         peak,
         'MiB',
-        `${(((peak - booted) * 1024) / actors).toFixed(0)} KiB per actor (windows: ${template.window.dedupSize} dedup, ${template.window.recallSize} recall entries)`,
+        `${kept} live at the end (memory budget ${process.env.IM_ACTORS_MAX_MEMORY_MB ?? 1024} MiB); ` +
+          `windows of ${template.window.dedupSize} messages`,
       );
     } finally {
       await host.stop();
