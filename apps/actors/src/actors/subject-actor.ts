@@ -98,11 +98,6 @@ export abstract class SubjectActor<S, E extends ParleyEvent> {
     return this.snapshots.saveNow(this.subject, this.snapshot());
   }
 
-  /** The subject's position the state is valid at. */
-  get position(): number {
-    return this.lastStreamSeq;
-  }
-
   private snapshot(): Snapshot {
     const { v, state } = this.snapshotState(this.state!);
     return { v, streamSeq: this.lastStreamSeq, state };
