@@ -9,7 +9,7 @@ import { ProjectorService } from './projector.service';
   imports: [
     ParleyConfigModule,
     EventLogModule.forRoot('projector'),
-    ReadModelModule.forRoot({ migrate: true }),
+    ReadModelModule.forRoot({ migrate: true, multipleStatements: true }),
   ],
   providers: [ProjectorService],
   exports: [ProjectorService],
