@@ -95,8 +95,8 @@ interface Received<T> {
  * A durable pull-consumer loop: takes messages in batches, runs the handler, acks only after the
  * handler succeeded, naks with exponential backoff on failure, records poison messages (undecodable,
  * or failing `maxFailures` times) in IM_DEADLETTER before terminating them, survives server restarts,
- * and on `stop()` finishes the batch in hand before returning (messages queued behind it are naked, to
- * be redelivered at once).
+ * and on `stop()` finishes the batch in hand, and the messages already delivered behind it, before
+ * returning.
  */
 export class ConsumerLoop<T> {
   /** Live counters. */
@@ -143,8 +143,8 @@ export class ConsumerLoop<T> {
   }
 
   /**
-   * Stops taking messages, finishes and acks the batch in hand, naks the messages queued behind it, and
-   * flushes the acks to the server.
+   * Stops taking messages, finishes and acks the batch in hand and those already delivered behind it
+   * (at most maxAckPending), and flushes the acks to the server.
    */
   async stop(): Promise<void> {
     this.stopping = true;
@@ -228,7 +228,10 @@ export class ConsumerLoop<T> {
       Math.max(1_000, this.o.ackWaitMs / 3),
     );
     try {
-      while (!this.stopping) {
+      // Until the consume ended (stop() ends it once the client's buffer is drained) and the queue is
+      // empty: what was delivered to this instance is handled by it. Given back with a nak, it could be
+      // redelivered to this instance's pull request that is still open on the server, nobody reading it.
+      for (;;) {
         if (queue.length === 0) {
           if (ended) break;
           await new Promise<void>((resolve) => (wake = resolve));
@@ -240,11 +243,8 @@ export class ConsumerLoop<T> {
       }
     } finally {
       clearInterval(keepAlive);
-      if (!ended) messages.stop();
+      if (!ended) messages.stop(); // a failed batch: the consume is started again by run()
       await reader.catch(() => undefined);
-      // Messages queued behind the last batch (stopping, or a failure): given back at once, so that they
-      // are redelivered now rather than after their ack wait.
-      for (const r of queue.splice(0)) r.msg.nak();
     }
     await reader; // the consume's own failure, if any, for run() to retry
   }
