@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { Logger, type LoggerService } from '@nestjs/common';
 import {
   AckPolicy,
@@ -239,6 +239,9 @@ export class ConsumerLoop<T> {
         }
         const linger = this.o.lingerMs - (performance.now() - queue[0].at);
         if (queue.length < this.o.batchSize && linger > 0 && !ended) await sleep(linger);
+        // Woken by the first message of a burst: the rest are parsed already, or their bytes wait on the
+        // socket. One turn of the event loop takes them too, instead of a batch of one.
+        else if (queue.length < this.o.batchSize && !ended) await nextTurn();
         await this.process(queue.splice(0, this.o.batchSize));
       }
     } finally {
