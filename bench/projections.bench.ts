@@ -217,8 +217,11 @@ async function lagUnderLoad(
   readModel: ReadModel,
 ): Promise<BenchRow[]> {
   const host = await spawnActorHost(env.NATS_URL, nc, env);
-  const projector = spawnApp('projector', env);
-  const names: ProjectionName[] = ['history', 'counters'];
+  // BENCH_LAG_ONLY=history|counters: the projector runs that projection alone (is a lag its own, or
+  // the other projection's share of the projector's one thread?).
+  const only = process.env.BENCH_LAG_ONLY as ProjectionName | undefined;
+  const projector = spawnApp('projector', only ? { ...env, IM_PROJECTIONS: only } : env);
+  const names: ProjectionName[] = only ? [only] : ['history', 'counters'];
   // Per projection, each increase of its position: [position, time it was read].
   const seen: Record<ProjectionName, Array<[number, number]>> = { history: [], counters: [] };
   const reads: Record<ProjectionName, number> = { history: 0, counters: 0 };
