@@ -180,12 +180,13 @@ const LAG = {
 };
 
 /**
- * Projection lag in ms under a steady load of real sends, on its own private servers: the actor host and the projector each run as
- * their own process, as deployed; this process sends ~3,000 messages/s over NATS request/reply across
- * 200 groups and reads each projection's position as readers see it (MySQL checkpoint, Redis position;
- * `ReadModel.position`, what read-your-writes polls) every ~2 ms. An event's lag runs from the moment its
- * send reply arrived here (its PubAck in the host plus one reply hop) to the first read that found the
- * position at or past its stream seq, 0 when that read came before the reply.
+ * Projection lag in ms under a steady load of real sends, on private servers of its own: the actor host
+ * and the projector each run as their own process, as deployed; this process sends ~3,000 messages/s
+ * over NATS request/reply across 200 groups and reads each projection's position as readers see it
+ * (MySQL checkpoint, Redis position; `ReadModel.position`, what read-your-writes polls) every ~2 ms. An
+ * event's lag runs from the moment its send reply arrived here (its PubAck in the host plus one reply
+ * hop) to the first read that found the position at or past its stream seq, 0 when that read came
+ * before the reply.
  */
 export async function projectionLagBench(): Promise<BenchRow[]> {
   const [nats, mariadb, redis] = await Promise.all([
@@ -217,11 +218,14 @@ async function lagUnderLoad(
   readModel: ReadModel,
 ): Promise<BenchRow[]> {
   const host = await spawnActorHost(env.NATS_URL, nc, env);
-  // BENCH_LAG_ONLY=history|counters: the projector runs that projection alone (is a lag its own, or
-  // the other projection's share of the projector's one thread?).
+  // BENCH_LAG_ONLY=history|counters: the projector runs that projection alone; BENCH_LAG_SPLIT=1: one
+  // projector process per projection (is a lag its own, or its share of one projector's thread?).
   const only = process.env.BENCH_LAG_ONLY as ProjectionName | undefined;
-  const projector = spawnApp('projector', only ? { ...env, IM_PROJECTIONS: only } : env);
+  const split = !only && process.env.BENCH_LAG_SPLIT === '1';
   const names: ProjectionName[] = only ? [only] : ['history', 'counters'];
+  const projectors = (only || split ? names : [names.join(',')]).map((p) =>
+    spawnApp('projector', { ...env, IM_PROJECTIONS: p }),
+  );
   // Per projection, each increase of its position: [position, time it was read].
   const seen: Record<ProjectionName, Array<[number, number]>> = { history: [], counters: [] };
   const reads: Record<ProjectionName, number> = { history: 0, counters: 0 };
@@ -295,7 +299,8 @@ async function lagUnderLoad(
         )
         .finally(() => inFlight--);
     };
-    const cpu0 = { projector: projector.cpuMs(), host: host.cpuMs(), bench: process.cpuUsage() };
+    const projectorCpu = () => projectors.reduce((sum, p) => sum + p.cpuMs(), 0);
+    const cpu0 = { projector: projectorCpu(), host: host.cpuMs(), bench: process.cpuUsage() };
     const t0 = performance.now();
     let tMeasure = t0;
     while (sent < total) {
@@ -310,7 +315,7 @@ async function lagUnderLoad(
     const elapsed = performance.now() - t0;
     const benchCpu = process.cpuUsage(cpu0.bench);
     const cpu = {
-      projector: (projector.cpuMs() - cpu0.projector) / elapsed,
+      projector: (projectorCpu() - cpu0.projector) / elapsed,
       host: (host.cpuMs() - cpu0.host) / elapsed,
       bench: (benchCpu.user + benchCpu.system) / 1000 / elapsed,
     };
@@ -330,7 +335,11 @@ async function lagUnderLoad(
     if (failed > 0) row('lag test: sends that failed', failed, 'sends');
     row('lag test: send latency p50', quantile(latencies, 0.5), 'ms');
     row('lag test: send latency p99', quantile(latencies, 0.99), 'ms');
-    row('lag test: projector CPU (1 = one core busy)', cpu.projector, 'cores');
+    row(
+      `lag test: projector CPU, ${projectors.length} process(es) (1 = one core busy)`,
+      cpu.projector,
+      'cores',
+    );
     row('lag test: actor host CPU', cpu.host, 'cores');
     row('lag test: load client CPU', cpu.bench, 'cores');
     for (const name of names) {
@@ -348,7 +357,7 @@ async function lagUnderLoad(
   } finally {
     polling = false;
     await Promise.all(pollers);
-    await Promise.all([projector.stop(), host.stop()]);
+    await Promise.all([...projectors.map((p) => p.stop()), host.stop()]);
   }
 }
 
