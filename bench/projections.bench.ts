@@ -1,20 +1,28 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 /**
- * Projection throughput and read latency, on private servers started for the run:
- *   node scripts/run-ts.js bench/projections.bench.ts [events]
+ * Projection throughput, lag and read latency, on private servers started for the run:
+ *   node scripts/run-ts.js bench/projections.bench.ts [events | lag]
  * - events/s into MySQL (history) and into Redis (counters), live (a durable consumer draining a
  *   backlog, batch 500) and in rebuild (reset + replay, batch 1000);
- * - projection lag (published stream seq - projected position) p50/p99 while events arrive at a steady rate;
- * - the unread query (one Lua round trip) and the session list for a user in 1,000 conversations, p50/p99.
+ * - the unread query (one Lua round trip) and the session list for a user in 1,000 conversations, p50/p99;
+ * - projection lag in ms, append → visible in each read model, under a steady 3,000 sends/s through the
+ *   actor host, on fresh servers ({@link projectionLagBench}).
  */
-import { encodeEvent, type ParleyEvent } from '@parley/contracts';
-import { connectToNats, ensureStreams } from '@parley/event-log';
+import {
+  conversationCommandSubject,
+  encodeEvent,
+  type ParleyEvent,
+  type SendMessageResult,
+} from '@parley/contracts';
+import { connectToNats, ensureStreams, EVENTS_STREAM } from '@parley/event-log';
+import { type ProjectionName, type ReadModel } from '@parley/read-model';
 import { MariaDbServer, NatsServer, RedisServer } from '@parley/testing';
+import { type NatsConnection } from 'nats';
 import { rebuildProjection } from '../apps/projector/src/rebuild';
 import { ProjectionRunner } from '../apps/projector/src/projection-runner';
 import { generateEvents, publishEvents } from '../apps/projector/src/testing/event-generator';
 import { openHarness } from '../apps/projector/src/testing/projection-harness';
-import { type BenchRow, quantile } from './lib';
+import { ask, type BenchRow, quantile, spawnActorHost, spawnApp } from './lib';
 
 /** Runs the benchmark and returns its figures. */
 export async function projectionsBench(events = 30_000): Promise<BenchRow[]> {
@@ -50,36 +58,6 @@ export async function projectionsBench(events = 30_000): Promise<BenchRow[]> {
         (r.events / r.ms) * 1000,
         'events/s',
       );
-    }
-
-    // Lag under a steady load: both projections live while events arrive at ~`rate` events/s.
-    await h.start({ batchSize: 500 });
-    const rate = 3_000;
-    const load = generateEvents(15_000, { seed: 2, users: 2_000, groups: 300, startAt: Date.now() });
-    const lags: Record<string, number[]> = { history: [], counters: [] };
-    let published = lastSeq;
-    let done = false;
-    const sampler = (async () => {
-      while (!done) {
-        for (const r of h.runners) lags[r.projection.name].push(Math.max(0, published - r.position));
-        await sleep(10);
-      }
-    })();
-    const t0 = performance.now();
-    for (let i = 0; i < load.length; i += 150) {
-      published = await publishEvents(nc.jetstream(), load.slice(i, i + 150), 150);
-      const due = ((i + 150) / rate) * 1000 - (performance.now() - t0);
-      if (due > 0) await sleep(due);
-    }
-    const achieved = (load.length / (performance.now() - t0)) * 1000;
-    await h.waitFor(published, 120_000);
-    done = true;
-    await sampler;
-    await h.stop();
-    row(`publish rate during the lag test`, achieved, 'events/s');
-    for (const [name, xs] of Object.entries(lags)) {
-      row(`${name} lag p50 under load`, quantile(xs, 0.5), 'events');
-      row(`${name} lag p99 under load`, quantile(xs, 0.99), 'events');
     }
 
     // A user in 1,000 conversations: 1,000 groups, 3 messages each, half of them read.
@@ -185,9 +163,211 @@ export async function projectionsBench(events = 30_000): Promise<BenchRow[]> {
   return rows;
 }
 
+/** The steady load of the lag test. */
+const LAG = {
+  /** Sends per second. */
+  rate: 3_000,
+  /** Groups the sends are spread over, each with `members` members who take turns. */
+  groups: 200,
+  members: 5,
+  /** Sent at the rate before the measured window (JIT, connection pools, actor activation). */
+  warmupMs: 3_000,
+  measureMs: 20_000,
+  /** Pause between two reads of a projection's position. */
+  pollMs: 2,
+  /** Bound on sends awaiting their reply (the rate is not kept when the host falls behind). */
+  maxInFlight: 2_000,
+};
+
+/**
+ * Projection lag in ms under a steady load of real sends, on private servers of its own: the actor host
+ * and the projector each run as their own process, as deployed; this process sends ~3,000 messages/s
+ * over NATS request/reply across 200 groups and reads each projection's position as readers see it
+ * (MySQL checkpoint, Redis position; `ReadModel.position`, what read-your-writes polls) every ~2 ms. An
+ * event's lag runs from the moment its send reply arrived here (its PubAck in the host plus one reply
+ * hop) to the first read that found the position at or past its stream seq, 0 when that read came
+ * before the reply.
+ */
+export async function projectionLagBench(): Promise<BenchRow[]> {
+  const [nats, mariadb, redis] = await Promise.all([
+    NatsServer.start(),
+    MariaDbServer.start(),
+    RedisServer.start(),
+  ]);
+  try {
+    const nc = await connectToNats({ servers: nats.url, name: 'bench-lag' });
+    const h = await openHarness(nc, `${mariadb.url}parley`, redis.url, 'im:');
+    try {
+      return await lagUnderLoad(
+        nc,
+        { NATS_URL: nats.url, MYSQL_URL: `${mariadb.url}parley`, REDIS_URL: redis.url },
+        h.readModel,
+      );
+    } finally {
+      await h.close();
+      await nc.close();
+    }
+  } finally {
+    await Promise.allSettled([nats.dispose(), mariadb.dispose(), redis.dispose()]);
+  }
+}
+
+async function lagUnderLoad(
+  nc: NatsConnection,
+  env: { NATS_URL: string; MYSQL_URL: string; REDIS_URL: string },
+  readModel: ReadModel,
+): Promise<BenchRow[]> {
+  const host = await spawnActorHost(env.NATS_URL, nc, env);
+  // BENCH_LAG_ONLY=history|counters: the projector runs that projection alone; BENCH_LAG_SPLIT=1: one
+  // projector process per projection (is a lag its own, or its share of one projector's thread?).
+  const only = process.env.BENCH_LAG_ONLY as ProjectionName | undefined;
+  const split = !only && process.env.BENCH_LAG_SPLIT === '1';
+  const names: ProjectionName[] = only ? [only] : ['history', 'counters'];
+  const projectors = (only || split ? names : [names.join(',')]).map((p) =>
+    spawnApp('projector', { ...env, IM_PROJECTIONS: p }),
+  );
+  // Per projection, each increase of its position: [position, time it was read].
+  const seen: Record<ProjectionName, Array<[number, number]>> = { history: [], counters: [] };
+  const reads: Record<ProjectionName, number> = { history: 0, counters: 0 };
+  let polling = true;
+  const pollStart = performance.now();
+  const pollers = names.map(async (name) => {
+    let last = -1;
+    while (polling) {
+      const position = await readModel.position(name).catch(() => last);
+      reads[name]++;
+      if (position > last) seen[name].push([(last = position), performance.now()]);
+      await sleep(LAG.pollMs);
+    }
+  });
+  const visibleAt = (name: ProjectionName, seq: number): number => {
+    const xs = seen[name];
+    let [lo, hi] = [0, xs.length - 1];
+    if (hi < 0 || xs[hi][0] < seq) return Number.NaN;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (xs[mid][0] >= seq) hi = mid;
+      else lo = mid + 1;
+    }
+    return xs[lo][1];
+  };
+  const waitVisible = async (seq: number) => {
+    const deadline = Date.now() + 120_000;
+    while (names.some((n) => !(visibleAt(n, seq) >= 0))) {
+      if (Date.now() > deadline) throw new Error(`projections did not reach ${seq} in 120 s`);
+      await sleep(20);
+    }
+  };
+  try {
+    const members = Array.from({ length: LAG.members }, (_, i) => `lm${i}`);
+    const cid = (g: number) => `g:lag${g}`;
+    for (let g = 0; g < LAG.groups; g++) {
+      await ask(nc, conversationCommandSubject(cid(g), 'create'), {
+        by: members[0],
+        name: `lag${g}`,
+        members: members.slice(1),
+      });
+    }
+    const jsm = await nc.jetstreamManager();
+    await waitVisible((await jsm.streams.info(EVENTS_STREAM)).state.last_seq);
+
+    const body = 'x'.repeat(120);
+    const warm = (LAG.rate * LAG.warmupMs) / 1000;
+    const total = warm + (LAG.rate * LAG.measureMs) / 1000;
+    const acked: Array<[number, number]> = []; // [stream seq, reply time] of the measured sends
+    const latencies: number[] = [];
+    let [sent, inFlight, failed, lastSeq] = [0, 0, 0, 0];
+    const send = (i: number) => {
+      inFlight++;
+      const t = performance.now();
+      const g = i % LAG.groups;
+      ask<SendMessageResult>(nc, conversationCommandSubject(cid(g), 'send'), {
+        from: members[Math.floor(i / LAG.groups) % LAG.members],
+        clientMsgId: `lag-${i}`,
+        kind: 'text',
+        body,
+      })
+        .then(
+          (r) => {
+            const now = performance.now();
+            lastSeq = Math.max(lastSeq, r.streamSeq);
+            if (i < warm) return;
+            acked.push([r.streamSeq, now]);
+            latencies.push(now - t);
+          },
+          () => failed++,
+        )
+        .finally(() => inFlight--);
+    };
+    const projectorCpu = () => projectors.reduce((sum, p) => sum + p.cpuMs(), 0);
+    const cpu0 = { projector: projectorCpu(), host: host.cpuMs(), bench: process.cpuUsage() };
+    const t0 = performance.now();
+    let tMeasure = t0;
+    while (sent < total) {
+      const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * LAG.rate));
+      while (sent < due && inFlight < LAG.maxInFlight) {
+        if (sent === warm) tMeasure = performance.now();
+        send(sent++);
+      }
+      await sleep(1);
+    }
+    const wall = performance.now() - tMeasure;
+    const elapsed = performance.now() - t0;
+    const benchCpu = process.cpuUsage(cpu0.bench);
+    const cpu = {
+      projector: (projectorCpu() - cpu0.projector) / elapsed,
+      host: (host.cpuMs() - cpu0.host) / elapsed,
+      bench: (benchCpu.user + benchCpu.system) / 1000 / elapsed,
+    };
+    while (inFlight > 0) await sleep(5);
+    await waitVisible(lastSeq);
+    polling = false;
+    await Promise.all(pollers);
+
+    const rows: BenchRow[] = [];
+    const row = (c: string, value: number, unit: string, note?: string) =>
+      rows.push({ bench: 'projections', case: c, value, unit, ...(note ? { note } : {}) });
+    row(
+      `lag test: sends through the actor host, ${LAG.groups} groups (target ${LAG.rate}/s)`,
+      (acked.length / wall) * 1000,
+      'msgs/s',
+    );
+    if (failed > 0) row('lag test: sends that failed', failed, 'sends');
+    row('lag test: send latency p50', quantile(latencies, 0.5), 'ms');
+    row('lag test: send latency p99', quantile(latencies, 0.99), 'ms');
+    row(
+      `lag test: projector CPU, ${projectors.length} process(es) (1 = one core busy)`,
+      cpu.projector,
+      'cores',
+    );
+    row('lag test: actor host CPU', cpu.host, 'cores');
+    row('lag test: load client CPU', cpu.bench, 'cores');
+    for (const name of names) {
+      const lags = acked.map(([seq, t]) => Math.max(0, visibleAt(name, seq) - t));
+      row(`${name} lag p50, append → visible`, quantile(lags, 0.5), 'ms');
+      row(`${name} lag p99, append → visible`, quantile(lags, 0.99), 'ms');
+      row(
+        `${name} lag max, append → visible`,
+        lags.reduce((a, b) => Math.max(a, b), 0),
+        'ms',
+      );
+      row(`${name} position read every`, (performance.now() - pollStart) / reads[name], 'ms');
+    }
+    return rows;
+  } finally {
+    polling = false;
+    await Promise.all(pollers);
+    await Promise.all([...projectors.map((p) => p.stop()), host.stop()]);
+  }
+}
+
 // Run directly (node scripts/run-ts.js bench/projections.bench.ts), not when imported by another runner.
+// `… projections.bench.ts lag` runs the lag test alone.
 if (/projections\.bench\.ts$/.test(process.argv[1] ?? '')) {
-  projectionsBench(Number(process.argv[2] ?? 30_000)).then(
+  (process.argv[2] === 'lag'
+    ? projectionLagBench()
+    : projectionsBench(Number(process.argv[2] ?? 30_000))
+  ).then(
     (rows) => {
       console.table(
         rows.map((r) => ({ ...r, value: r.value < 10 ? Number(r.value.toFixed(3)) : Math.round(r.value) })),

@@ -11,7 +11,7 @@ import { baselineBench } from './baseline.bench';
 import { groupSizeBench } from './group-size.bench';
 import { httpBench } from './http.bench';
 import { memoryBench } from './memory.bench';
-import { projectionsBench } from './projections.bench';
+import { projectionLagBench, projectionsBench } from './projections.bench';
 import { type BenchRow } from './lib';
 import { readSubjectBench } from './read-subject.bench';
 
@@ -21,7 +21,7 @@ const BENCHES: Record<string, () => Promise<BenchRow[]>> = {
   actors: actorsBench,
   baseline: baselineBench,
   'group-size': groupSizeBench,
-  projections: () => projectionsBench(),
+  projections: async () => [...(await projectionsBench()), ...(await projectionLagBench())],
   http: httpBench,
   memory: memoryBench,
 };

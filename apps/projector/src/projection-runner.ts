@@ -62,6 +62,8 @@ export class ProjectionRunner {
   private ticker?: NodeJS.Timeout;
   private floorCache?: { at: number; floor: number };
   private readonly logger: LoggerService;
+  /** When the last batch was applied (performance.now()). */
+  private lastBatchAt = 0;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -83,7 +85,8 @@ export class ProjectionRunner {
       ackWaitMs: opts.ackWaitMs ?? 10_000,
       maxFailures: opts.maxFailures ?? 5,
       backoffMs: opts.backoffMs ?? { initial: 100, max: 2_000 },
-      lingerMs: 10,
+      // A batch is whatever arrived while the previous one was written: waiting for company only adds lag.
+      lingerMs: 0,
       logger,
     });
   }
@@ -147,11 +150,15 @@ export class ProjectionRunner {
   /**
    * When idle, moves the position up to the server's ack floor: events the loop terminated as poison
    * (or that another instance applied) are done too, and without a later batch nothing else would
-   * record that. Failures are ignored; the next tick tries again.
+   * record that. Skipped while batches flow (each one records its position), and the floor is asked
+   * before joining the queue of batches, so that the lookup never holds a batch back. Failures are
+   * ignored; the next tick tries again.
    */
-  private tick(): Promise<void> {
+  private async tick(): Promise<void> {
+    if (performance.now() - this.lastBatchAt < IDLE_TICK_MS) return;
+    const floor = await this.ackFloor().catch(() => 0);
+    if (floor <= this.applied) return;
     const run = this.serial.then(async () => {
-      const floor = await this.ackFloor();
       if (floor <= this.applied) return;
       await this.projection.apply([], floor);
       this.applied = Math.max(this.applied, floor);
@@ -186,5 +193,6 @@ export class ProjectionRunner {
       position,
     );
     this.applied = Math.max(this.applied, position);
+    this.lastBatchAt = performance.now();
   }
 }

@@ -29,7 +29,7 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const nc = await connectToNats({ servers: env.NATS_URL, name: 'parley-projection-cli' });
-  const db = await ParleyDatabase.open(env.MYSQL_URL, { migrate: true });
+  const db = await ParleyDatabase.open(env.MYSQL_URL, { migrate: true, multipleStatements: true });
   const redis = await ParleyRedis.open(env.REDIS_URL, { prefix: env.IM_REDIS_PREFIX });
   const snapshots = new JetStreamSnapshotStore(nc, { create: false });
   try {

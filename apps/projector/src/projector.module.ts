@@ -13,7 +13,7 @@ import { HistoryRetentionJob } from './retention/history-retention.job';
   imports: [
     ParleyConfigModule,
     EventLogModule.forRoot('projector'),
-    ReadModelModule.forRoot({ migrate: true }),
+    ReadModelModule.forRoot({ migrate: true, multipleStatements: true }),
   ],
   providers: [ProjectorService, HistoryRetentionJob],
   exports: [ProjectorService],

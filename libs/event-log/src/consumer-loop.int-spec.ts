@@ -206,6 +206,102 @@ describe('ConsumerLoop (own nats-server)', () => {
     expect([...committed.values()].every((n) => n === 1)).toBe(true);
   }, 60_000);
 
+  it('batch mode › a trickle is handled as it arrives, never held back waiting for a full batch', async () => {
+    const stream = 'TRICKLETEST';
+    await jsm.streams.add({ name: stream, subjects: ['trickletest.>'], storage: StorageType.File });
+    const batches: number[][] = [];
+    const l = loop<number>({
+      stream,
+      durable: 'trickle',
+      decode: (m) => Number(dec(m.data)),
+      batchSize: 500,
+      lingerMs: 10,
+      handleBatch: async (ds) => {
+        batches.push(ds.map((d) => d.value));
+      },
+    });
+    await l.start();
+    // One message every ~2 ms, each gap shorter than the linger: a linger restarted by every arrival
+    // would hold the first batch until the trickle stopped.
+    let handledBeforeLast = 0;
+    for (let i = 1; i <= 300; i++) {
+      await js.publish('trickletest.m', enc(String(i)));
+      if (i === 300) handledBeforeLast = batches.flat().length;
+      await sleep(2);
+    }
+    await waitFor(() => batches.flat().length === 300, { timeoutMs: 20_000, message: 'all handled' });
+    expect(handledBeforeLast).toBeGreaterThan(0);
+    expect(batches.length).toBeGreaterThan(1);
+    expect(batches.flat()).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+  }, 60_000);
+
+  it('batch mode › while a batch is handled the next ones are fetched, and each is what arrived meanwhile', async () => {
+    const stream = 'PIPETEST';
+    await jsm.streams.add({ name: stream, subjects: ['pipetest.>'], storage: StorageType.File });
+    const batches: number[][] = [];
+    let release!: () => void;
+    const firstHeld = new Promise<void>((r) => (release = r));
+    const l = loop<number>({
+      stream,
+      durable: 'pipe',
+      decode: (m) => Number(dec(m.data)),
+      batchSize: 10, // pulls of 10, at most 40 unacked
+      handleBatch: async (ds) => {
+        batches.push(ds.map((d) => d.value));
+        if (batches.length === 1) await firstHeld;
+      },
+    });
+    await l.start();
+    try {
+      await js.publish('pipetest.m', enc('1'));
+      await waitFor(() => batches.length === 1, { timeoutMs: 10_000, message: 'first batch' });
+      await Promise.all(Array.from({ length: 59 }, (_, i) => js.publish('pipetest.m', enc(String(i + 2)))));
+      // The client keeps pulling while the first batch is in hand: up to max ack pending is delivered.
+      await waitFor(async () => (await jsm.consumers.info(stream, 'pipe')).num_ack_pending === 40, {
+        timeoutMs: 10_000,
+        message: 'next batches fetched while the first is in hand',
+      });
+    } finally {
+      release();
+    }
+    await waitFor(() => batches.flat().length === 60, { timeoutMs: 10_000, message: 'all handled' });
+    expect(batches[0]).toEqual([1]);
+    expect(batches[1]).toEqual(Array.from({ length: 10 }, (_, i) => i + 2)); // full: they were all there
+    expect(batches.flat()).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+  }, 30_000);
+
+  it('stop() finishes the batch in hand and the messages delivered behind it, and acks them all', async () => {
+    const stream = 'HANDOVER';
+    await jsm.streams.add({ name: stream, subjects: ['handover.>'], storage: StorageType.File });
+    const handled: number[] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const l = new ConsumerLoop<number>(nc, {
+      stream,
+      durable: 'handover',
+      decode: (m) => Number(dec(m.data)),
+      ackWaitMs: 30_000,
+      handleBatch: async (ds) => {
+        handled.push(...ds.map((d) => d.value));
+        await held;
+      },
+    });
+    await l.start();
+    try {
+      await js.publish('handover.m', enc('1'));
+      await waitFor(() => handled.length === 1, { timeoutMs: 10_000, message: 'batch in hand' });
+      await Promise.all(Array.from({ length: 20 }, (_, i) => js.publish('handover.m', enc(String(i + 2)))));
+      await sleep(300); // delivered and queued behind the batch in hand
+    } finally {
+      const stopping = l.stop();
+      release();
+      await stopping;
+    }
+    expect(handled).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
+    // Acked, not left to be redelivered after the ack wait.
+    expect((await jsm.consumers.info(stream, 'handover')).num_ack_pending).toBe(0);
+  }, 30_000);
+
   it('stop() finishes the message in hand and acks it before returning', async () => {
     const stream = 'DRAINTEST';
     await makeStream(stream, 1);

@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { Logger, type LoggerService } from '@nestjs/common';
 import {
   AckPolicy,
@@ -60,7 +60,10 @@ export interface ConsumerLoopOptions<T> {
   maxFailures?: number;
   /** First and largest nak delay in ms; the delay doubles with each failure (default 200 / 10,000). */
   backoffMs?: { initial: number; max: number };
-  /** How long a batch waits for more messages once one arrived, in ms (default 5). */
+  /**
+   * How long a message that found no batch waiting may wait for more to arrive, in ms (default 5). A
+   * batch is otherwise whatever arrived while the previous one ran: it never waits to fill.
+   */
   lingerMs?: number;
   /** Logger (default a Nest Logger named after the durable). */
   logger?: LoggerService;
@@ -78,13 +81,22 @@ export interface ConsumerLoopStats {
   batches: number;
 }
 
-const TIMEOUT = Symbol('timeout');
+/** A message taken from the consumer, decoded on arrival. */
+interface Received<T> {
+  msg: JsMsg;
+  /** When it arrived (performance.now()). */
+  at: number;
+  value?: T;
+  /** Why it could not be decoded (poison). */
+  undecodable?: string;
+}
 
 /**
  * A durable pull-consumer loop: takes messages in batches, runs the handler, acks only after the
  * handler succeeded, naks with exponential backoff on failure, records poison messages (undecodable,
  * or failing `maxFailures` times) in IM_DEADLETTER before terminating them, survives server restarts,
- * and on `stop()` finishes the batch in hand before returning.
+ * and on `stop()` finishes the batch in hand, and the messages already delivered behind it, before
+ * returning.
  */
 export class ConsumerLoop<T> {
   /** Live counters. */
@@ -130,7 +142,10 @@ export class ConsumerLoop<T> {
     this.running = this.run();
   }
 
-  /** Stops taking messages, finishes and acks the batch in hand, and flushes the acks to the server. */
+  /**
+   * Stops taking messages, finishes and acks the batch in hand and those already delivered behind it
+   * (at most maxAckPending), and flushes the acks to the server.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     this.messages?.stop();
@@ -179,46 +194,91 @@ export class ConsumerLoop<T> {
     }
   }
 
-  /** Groups arriving messages into batches: whatever is buffered plus a short linger, up to batchSize. */
+  /**
+   * Two loops over one queue. The reader takes every message as it arrives and decodes it, so the
+   * client's refill pulls go out at once and the next batch is gathered and decoded while the current
+   * one is handled. The batcher hands on whatever is queued the moment the previous batch finished (up
+   * to batchSize): a batch never waits to fill, it grows with the load instead. A message that finds
+   * the queue empty waits at most `lingerMs` for company. Batches run one at a time, in arrival order.
+   */
   private async pump(messages: ConsumerMessages): Promise<void> {
-    const it = messages[Symbol.asyncIterator]();
-    let pending: Promise<IteratorResult<JsMsg>> | undefined;
-    for (;;) {
-      const first = await (pending ?? it.next());
-      pending = undefined;
-      if (first.done) return;
-      const batch = [first.value];
-      while (batch.length < this.o.batchSize) {
-        pending = it.next();
-        const r = await Promise.race([pending, sleep(this.o.lingerMs).then((): typeof TIMEOUT => TIMEOUT)]);
-        if (r === TIMEOUT) break;
-        pending = undefined;
-        if (r.done) break;
-        batch.push(r.value);
+    const queue: Received<T>[] = [];
+    let ended = false;
+    let wake: (() => void) | undefined;
+    const signal = () => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    const reader = (async () => {
+      try {
+        for await (const m of messages) {
+          queue.push(this.receive(m));
+          signal();
+        }
+      } finally {
+        ended = true;
+        signal();
       }
-      await this.process(batch);
+    })();
+    reader.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
+    // Messages waiting behind a long batch must not reach their ack wait either.
+    const keepAlive = setInterval(
+      () => queue.forEach((r) => r.msg.working()),
+      Math.max(1_000, this.o.ackWaitMs / 3),
+    );
+    try {
+      // Until the consume ended (stop() ends it once the client's buffer is drained) and the queue is
+      // empty: what was delivered to this instance is handled by it. Given back with a nak, it could be
+      // redelivered to this instance's pull request that is still open on the server, nobody reading it.
+      for (;;) {
+        if (queue.length === 0) {
+          if (ended) break;
+          await new Promise<void>((resolve) => (wake = resolve));
+          continue;
+        }
+        const linger = this.o.lingerMs - (performance.now() - queue[0].at);
+        if (queue.length < this.o.batchSize && linger > 0 && !ended) await sleep(linger);
+        // Woken by the first message of a burst: the rest are parsed already, or their bytes wait on the
+        // socket. One turn of the event loop takes them too, instead of a batch of one.
+        else if (queue.length < this.o.batchSize && !ended) await nextTurn();
+        await this.process(queue.splice(0, this.o.batchSize));
+      }
+    } finally {
+      clearInterval(keepAlive);
+      if (!ended) messages.stop(); // a failed batch: the consume is started again by run()
+      await reader.catch(() => undefined);
+    }
+    await reader; // the consume's own failure, if any, for run() to retry
+  }
+
+  private receive(m: JsMsg): Received<T> {
+    try {
+      return { msg: m, at: performance.now(), value: this.o.decode(m) };
+    } catch (err) {
+      return { msg: m, at: performance.now(), undecodable: (err as Error).message };
     }
   }
 
-  private async process(batch: JsMsg[]): Promise<void> {
+  private async process(batch: Received<T>[]): Promise<void> {
     this.stats.batches++;
     const keepAlive = setInterval(
-      () => batch.forEach((m) => m.working()),
+      () => batch.forEach((r) => r.msg.working()),
       Math.max(1_000, this.o.ackWaitMs / 3),
     );
     try {
       const deliveries: Delivery<T>[] = [];
-      for (const m of batch) {
-        try {
+      for (const r of batch) {
+        const m = r.msg;
+        if (r.undecodable !== undefined) await this.poison(m, `undecodable: ${r.undecodable}`);
+        else {
           deliveries.push({
-            value: this.o.decode(m),
+            value: r.value as T,
             streamSeq: m.seq,
             subject: m.subject,
             deliveryCount: m.info.redeliveryCount,
             msg: m,
           });
-        } catch (err) {
-          await this.poison(m, `undecodable: ${(err as Error).message}`);
         }
       }
       if (this.opts.handleBatch) await this.runBatch(this.opts.handleBatch, deliveries);

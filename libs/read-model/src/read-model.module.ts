@@ -8,6 +8,8 @@ import { ParleyRedis } from './redis/parley-redis';
 export interface ReadModelModuleOptions {
   /** Run the history migrations at start (the projector does; default false). */
   migrate?: boolean;
+  /** Several statements per MySQL query (the projector's writer; default false). */
+  multipleStatements?: boolean;
 }
 
 /** Closes the MySQL pool and the Redis connection after every consumer stopped (shutdown hooks run last). */
@@ -40,7 +42,10 @@ export class ReadModelModule {
           provide: ParleyDatabase,
           inject: [ParleyConfig],
           useFactory: (config: ParleyConfig) =>
-            ParleyDatabase.open(config.get('MYSQL_URL'), { migrate: opts.migrate ?? false }),
+            ParleyDatabase.open(config.get('MYSQL_URL'), {
+              migrate: opts.migrate ?? false,
+              multipleStatements: opts.multipleStatements ?? false,
+            }),
         },
         {
           provide: ParleyRedis,

@@ -1,5 +1,5 @@
 import { type ParleyDatabase } from '@parley/read-model';
-import { type EntityManager } from 'typeorm';
+import { type QueryRunner } from 'typeorm';
 import { type HistoryPlan, type MemberRow, type MembershipStep } from './history.plan';
 
 /** Rows per multi-row statement, and the byte budget of one statement (well under max_allowed_packet). */
@@ -16,23 +16,44 @@ const CHECKPOINT = 'history';
  * same transaction. Every statement is an idempotent upsert: last_seq is a max, dissolved_at and
  * recalled_at are set once, member rows and the owner change only for a newer stream seq, and message
  * rows are keyed by (conversation_id, seq), so a replay in any batch split leaves the same rows.
+ *
+ * On a pool that allows several statements per query (the projector's), the transaction goes in one
+ * round trip (`START TRANSACTION; …; COMMIT`) unless an owner election must read rows in between: on a
+ * loaded machine every round trip waits for MySQL's thread and then this process to be scheduled, and
+ * five of them per batch made the batches, and so the lag, several times longer.
  */
 export class HistoryWriter {
-  constructor(private readonly db: ParleyDatabase) {}
+  private readonly multipleStatements: boolean;
+
+  constructor(private readonly db: ParleyDatabase) {
+    this.multipleStatements =
+      (db.dataSource.options as { multipleStatements?: boolean }).multipleStatements === true;
+  }
 
   /** Applies a plan and moves the checkpoint to `position` (never backwards), atomically. */
   async write(plan: HistoryPlan, position: number): Promise<void> {
-    await this.db.dataSource.transaction(async (em) => {
-      await this.conversations(em, plan);
-      await this.members(em, plan.directMembers);
-      for (const step of plan.membership) await this.membershipStep(em, step);
-      await this.messages(em, plan);
-      await em.query(
+    const qr = this.db.dataSource.createQueryRunner();
+    try {
+      const tx = new Statements(qr, this.multipleStatements);
+      await tx.add('START TRANSACTION', []);
+      await this.conversations(tx, plan);
+      await this.members(tx, plan.directMembers);
+      for (const step of plan.membership) await this.membershipStep(tx, step);
+      await this.messages(tx, plan);
+      await tx.add(
         'INSERT INTO projection_checkpoints (name, stream_seq) VALUES (?, ?) ' +
           'ON DUPLICATE KEY UPDATE stream_seq = GREATEST(stream_seq, VALUES(stream_seq))',
         [CHECKPOINT, position],
       );
-    });
+      await tx.add('COMMIT', []);
+      await tx.flush();
+    } catch (err) {
+      // A failed statement stops the rest of its query, COMMIT included: the transaction is still open.
+      await qr.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      await qr.release();
+    }
   }
 
   /**
@@ -61,10 +82,10 @@ export class HistoryWriter {
     return rows.length > 0 ? Number(rows[0].stream_seq) : 0;
   }
 
-  private async conversations(em: EntityManager, plan: HistoryPlan): Promise<void> {
+  private async conversations(tx: Statements, plan: HistoryPlan): Promise<void> {
     // Assignments run left to right on the updated row: last_message_at must read the old last_seq.
     await insertMany(
-      em,
+      tx,
       'INSERT INTO conversations (id, type, last_seq, last_message_at, created_at) VALUES',
       '(?, ?, ?, ?, ?)',
       plan.touched.map((t) => [t.id, t.type, t.lastSeq, date(t.lastMessageAt), date(t.createdAt)]),
@@ -74,7 +95,7 @@ export class HistoryWriter {
         'created_at = LEAST(created_at, VALUES(created_at))',
     );
     await insertMany(
-      em,
+      tx,
       'INSERT INTO conversations (id, type, name, owner, owner_version, created_at) VALUES',
       "(?, 'group', ?, ?, ?, ?)",
       plan.created.map((c) => [c.id, c.name, c.owner, c.ownerVersion, date(c.createdAt)]),
@@ -84,7 +105,7 @@ export class HistoryWriter {
         'created_at = LEAST(created_at, VALUES(created_at))',
     );
     await insertMany(
-      em,
+      tx,
       'INSERT INTO conversations (id, type, dissolved_at, created_at) VALUES',
       '(?, ?, ?, ?)',
       plan.dissolved.map((d) => [d.id, d.type, date(d.dissolvedAt), date(d.dissolvedAt)]),
@@ -97,10 +118,10 @@ export class HistoryWriter {
    * join_seq and joined_at (the leave does not carry them); a new row from a leave seen before its join
    * (a redelivery out of order) gets join_seq 0, which never matters for a member who left.
    */
-  private async members(em: EntityManager, rows: MemberRow[]): Promise<void> {
+  private async members(tx: Statements, rows: MemberRow[]): Promise<void> {
     const newer = 'VALUES(version) > version';
     await insertMany(
-      em,
+      tx,
       'INSERT INTO conversation_members (conversation_id, user_id, role, join_seq, left_seq, joined_at, version) VALUES',
       '(?, ?, ?, ?, ?, ?, ?)',
       rows.map((r) => [
@@ -121,10 +142,10 @@ export class HistoryWriter {
     );
   }
 
-  private async membershipStep(em: EntityManager, step: MembershipStep): Promise<void> {
-    await this.members(em, step.rows);
+  private async membershipStep(tx: Statements, step: MembershipStep): Promise<void> {
+    await this.members(tx, step.rows);
     if (!step.ownerCheck) return;
-    const [row] = (await em.query('SELECT owner, owner_version FROM conversations WHERE id = ? FOR UPDATE', [
+    const [row] = (await tx.read('SELECT owner, owner_version FROM conversations WHERE id = ? FOR UPDATE', [
       step.conversationId,
     ])) as Array<{ owner: string; owner_version: number }>;
     if (!row || Number(row.owner_version) >= step.streamSeq) return; // a newer event already decided
@@ -132,28 +153,28 @@ export class HistoryWriter {
     const elect = check.kind === 'left' ? row.owner === check.userId : row.owner === '';
     if (!elect) return;
     // The domain's rule: the longest-standing member (lowest join seq, then id) takes over.
-    const [next] = (await em.query(
+    const [next] = (await tx.read(
       'SELECT user_id FROM conversation_members WHERE conversation_id = ? AND left_seq IS NULL ' +
         'ORDER BY join_seq, user_id LIMIT 1',
       [step.conversationId],
     )) as Array<{ user_id: string }>;
     const owner = next?.user_id ?? '';
-    await em.query('UPDATE conversations SET owner = ?, owner_version = ? WHERE id = ?', [
+    await tx.add('UPDATE conversations SET owner = ?, owner_version = ? WHERE id = ?', [
       owner,
       step.streamSeq,
       step.conversationId,
     ]);
     if (owner) {
-      await em.query(
+      await tx.add(
         "UPDATE conversation_members SET role = 'owner' WHERE conversation_id = ? AND user_id = ?",
         [step.conversationId, owner],
       );
     }
   }
 
-  private async messages(em: EntityManager, plan: HistoryPlan): Promise<void> {
+  private async messages(tx: Statements, plan: HistoryPlan): Promise<void> {
     await insertMany(
-      em,
+      tx,
       'INSERT INTO messages (conversation_id, seq, stream_seq, sender, client_msg_id, kind, body, mentions, sent_at) VALUES',
       '(?, ?, ?, ?, ?, ?, ?, ?, ?)',
       plan.messages.map((m) => [
@@ -173,7 +194,7 @@ export class HistoryWriter {
         'mentions = VALUES(mentions), sent_at = VALUES(sent_at)',
     );
     await insertMany(
-      em,
+      tx,
       'INSERT INTO messages (conversation_id, seq, recalled_at, recalled_stream_seq) VALUES',
       '(?, ?, ?, ?)',
       plan.recalls.map((r) => [r.conversationId, r.seq, date(r.recalledAt), r.recalledStreamSeq]),
@@ -183,9 +204,51 @@ export class HistoryWriter {
   }
 }
 
-/** Runs `head tuple, tuple … tail` in chunks bounded by rows and bytes. */
+/**
+ * The statements of one transaction, sent as few queries as the connection allows: with several
+ * statements per query, one flush before a read that needs the writes before it, when the text would
+ * pass the byte budget, and at the end; otherwise each statement on its own.
+ */
+class Statements {
+  private sql: string[] = [];
+  private params: unknown[] = [];
+  private bytes = 0;
+
+  constructor(
+    private readonly qr: QueryRunner,
+    private readonly together: boolean,
+  ) {}
+
+  /** Queues a statement without a result (`bytes`: an estimate of its size). */
+  async add(sql: string, params: unknown[], bytes = sql.length): Promise<void> {
+    if (!this.together) {
+      await this.qr.query(sql, params);
+      return;
+    }
+    if (this.sql.length > 0 && this.bytes + bytes > MAX_BYTES) await this.flush();
+    this.sql.push(sql);
+    this.params.push(...params);
+    this.bytes += bytes;
+  }
+
+  /** Sends what is queued, then runs a query whose rows are needed. */
+  async read(sql: string, params: unknown[]): Promise<unknown[]> {
+    await this.flush();
+    return (await this.qr.query(sql, params)) as unknown[];
+  }
+
+  /** Sends what is queued, in one query. */
+  async flush(): Promise<void> {
+    if (this.sql.length === 0) return;
+    const [sql, params] = [this.sql.join(';\n'), this.params];
+    [this.sql, this.params, this.bytes] = [[], [], 0];
+    await this.qr.query(sql, params);
+  }
+}
+
+/** Queues `head tuple, tuple … tail` in statements bounded by rows and bytes. */
 async function insertMany(
-  em: EntityManager,
+  tx: Statements,
   head: string,
   tuple: string,
   rows: unknown[][],
@@ -195,7 +258,7 @@ async function insertMany(
   let bytes = 0;
   const flush = async () => {
     if (chunk.length === 0) return;
-    await em.query(`${head} ${chunk.map(() => tuple).join(', ')} ${tail}`, chunk.flat());
+    await tx.add(`${head} ${chunk.map(() => tuple).join(', ')} ${tail}`, chunk.flat(), bytes);
     chunk = [];
     bytes = 0;
   };

@@ -29,7 +29,7 @@ export async function openHarness(
   redisUrl: string,
   prefix: string,
 ): Promise<ProjectionHarness> {
-  const db = await ParleyDatabase.open(mysqlUrl, { migrate: true });
+  const db = await ParleyDatabase.open(mysqlUrl, { migrate: true, multipleStatements: true });
   const redis = await ParleyRedis.open(redisUrl, { prefix });
   const history = new HistoryProjection(db);
   const counters = new CountersProjection(redis, 200);

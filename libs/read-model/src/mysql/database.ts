@@ -24,6 +24,11 @@ export interface ParleyDatabaseOptions {
   poolSize?: number;
   /** How long to keep trying the first connect, in ms (default 30 s). */
   connectTimeoutMs?: number;
+  /**
+   * Allow several statements per query (default false): the projector's history writer then sends a
+   * batch's transaction in one round trip. Left off where nothing needs it (the gateway's reads).
+   */
+  multipleStatements?: boolean;
 }
 
 const MIGRATION_LOCK = 'parley_history_migrations';
@@ -65,6 +70,7 @@ export class ParleyDatabase {
           bigNumberStrings: false,
           poolSize: opts.poolSize ?? 10,
           connectTimeout: 5_000,
+          multipleStatements: opts.multipleStatements ?? false,
         });
         await ds.initialize();
         const db = new ParleyDatabase(ds);
