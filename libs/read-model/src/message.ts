@@ -36,15 +36,7 @@ export function previewBody(body: string, maxChars: number): string {
 /** The preview of a message for a conversation head: its fields with the body cut to `maxChars`. */
 export function messagePreview(
   conversationId: string,
-  m: {
-    seq: number;
-    streamSeq: number;
-    from: string;
-    kind: MessageKind;
-    body: string;
-    mentions: string[];
-    at: number;
-  },
+  m: Omit<MessagePreview, 'conversationId'>,
   maxChars: number,
 ): MessagePreview {
   const { seq, streamSeq, from, kind, body, mentions, at } = m;

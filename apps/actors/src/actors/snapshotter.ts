@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { type EventLog, type Snapshot, type SnapshotStore } from '@parley/event-log';
+import { type EventLog, type Snapshot, type SnapshotStore, type StoredEvent } from '@parley/event-log';
 
 /** Counters of a {@link Snapshotter}, for metrics and tests. */
 export interface SnapshotStats {
@@ -48,40 +48,48 @@ export class Snapshotter {
     return this.settings.every;
   }
 
-  /**
-   * The stored snapshot of `subject` when it can be trusted: readable, and its position is an event of
-   * this subject, or lies before the stream's first event (expired). Anything else is logged and ignored.
-   */
-  async load(subject: string): Promise<(Snapshot & { expired: boolean }) | undefined> {
-    let snapshot: Snapshot | undefined;
+  /** The stored snapshot of `subject`; undefined when there is none or it cannot be read (logged). */
+  async read(subject: string): Promise<Snapshot | undefined> {
     try {
-      snapshot = await this.settings.store.load(subject);
+      return await this.settings.store.load(subject);
     } catch (err) {
       return this.ignore(subject, `cannot be read (${(err as Error).message})`);
     }
-    if (!snapshot) return undefined;
-    const at = await this.events.readAt(snapshot.streamSeq);
-    if (at && at.subject !== subject) {
-      return this.ignore(subject, `position ${snapshot.streamSeq} holds an event of ${at.subject}`);
-    }
-    if (!at) {
-      const { first, last } = await this.events.bounds();
-      if (snapshot.streamSeq > last) {
-        return this.ignore(subject, `position ${snapshot.streamSeq} is beyond the stream's end ${last}`);
-      }
-      if (snapshot.streamSeq >= first) {
-        return this.ignore(subject, `position ${snapshot.streamSeq} holds no event`);
-      }
-    }
-    this.stats.loaded++;
-    // `expired`: the event the snapshot ends at left the log (retention): the subject may hold none.
-    return { ...snapshot, expired: !at };
   }
 
-  /** Records that a loaded snapshot's state was refused by the domain's codec. */
-  refused(subject: string, reason: string): void {
-    this.ignore(subject, reason);
-    this.stats.loaded--;
+  /**
+   * The state a read snapshot restores to, when the log confirms it: its position is an event of this
+   * subject (`last`, the subject's last event read alongside it, usually is that event), or lies before
+   * the stream's first event (expired). Anything else, or a state the codec refuses, is logged and ignored.
+   */
+  async trust<S>(
+    subject: string,
+    snapshot: Snapshot,
+    last: StoredEvent | undefined,
+    restore: (v: number, json: unknown) => S,
+  ): Promise<{ state: S; streamSeq: number; expired: boolean } | undefined> {
+    const position = snapshot.streamSeq;
+    let expired = false;
+    if (last?.streamSeq !== position) {
+      const at = await this.events.readAt(position);
+      if (at && at.subject !== subject) {
+        return this.ignore(subject, `position ${position} holds an event of ${at.subject}`);
+      }
+      if (!at) {
+        const { first, last: end } = await this.events.bounds();
+        if (position > end)
+          return this.ignore(subject, `position ${position} is beyond the stream's end ${end}`);
+        if (position >= first) return this.ignore(subject, `position ${position} holds no event`);
+        expired = true; // retention took the event it ends at: the subject may hold none
+      }
+    }
+    try {
+      const state = restore(snapshot.v, snapshot.state);
+      this.stats.loaded++;
+      return { state, streamSeq: position, expired };
+    } catch (err) {
+      return this.ignore(subject, (err as Error).message);
+    }
   }
 
   /** Queues a background save of `subject`; `take` is called when its turn comes. */

@@ -103,20 +103,26 @@ export abstract class SubjectActor<S, E extends ParleyEvent> {
     return { v, streamSeq: this.lastStreamSeq, state };
   }
 
-  /** Recovery: the trusted snapshot (if any), then the tail of the subject after it. */
+  /**
+   * Recovery: the snapshot and the subject's last event are read together; the trusted snapshot (if any)
+   * is restored, then only a tail after it is folded (none when the snapshot ends at the last event, or
+   * the subject is empty: a new conversation costs the two reads, in parallel).
+   */
   private async activate(): Promise<void> {
-    const snapshot = await this.snapshots?.load(this.subject);
-    if (snapshot) {
-      try {
-        this.state = this.restoreState(snapshot.v, snapshot.state);
-        this.lastStreamSeq = snapshot.streamSeq;
-        this.expectedLast = snapshot.expired ? 0 : snapshot.streamSeq;
-      } catch (err) {
-        this.snapshots!.refused(this.subject, (err as Error).message);
-      }
+    const [snapshot, last] = await Promise.all([
+      this.snapshots?.read(this.subject),
+      this.log.readLast(this.subject),
+    ]);
+    const trusted =
+      snapshot &&
+      (await this.snapshots!.trust(this.subject, snapshot, last, (v, j) => this.restoreState(v, j)));
+    if (trusted) {
+      this.state = trusted.state;
+      this.lastStreamSeq = trusted.streamSeq;
+      this.expectedLast = trusted.expired ? 0 : trusted.streamSeq;
     }
     this.state ??= this.initialState();
-    await this.catchUp();
+    if (last && last.streamSeq > this.lastStreamSeq) await this.catchUp();
   }
 
   /** Counts folded events and asks for a background snapshot every `every` of them. */

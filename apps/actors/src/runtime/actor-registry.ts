@@ -102,14 +102,10 @@ export class ActorRegistry<A> {
     this.live.set(key, entry);
     const e = entry;
     e.pending++;
+    // Weighed before the caller sees the answer; without a budget, no wrapper on the command path.
+    const weighed = this.opts.memory && this.hooks.weigh;
     const run = e.tail.then(() =>
-      this.slots.run(async () => {
-        try {
-          return await task(e.actor);
-        } finally {
-          this.weigh(key, e);
-        }
-      }),
+      this.slots.run(weighed ? () => task(e.actor).finally(() => this.weigh(key, e)) : () => task(e.actor)),
     );
     e.tail = run
       .catch(() => undefined)

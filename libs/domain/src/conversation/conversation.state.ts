@@ -1,4 +1,4 @@
-import { type MessageKind } from '@parley/contracts';
+import { type MessageSentEvent } from '@parley/contracts';
 import { type MessageWindow } from './message-window';
 
 /** A member of a conversation as the actor knows it. */
@@ -27,17 +27,12 @@ export interface FormerMember {
   version: number;
 }
 
-/** The conversation's latest message (the session list's preview). */
-export interface LastMessage {
-  seq: number;
+/** The conversation's latest message (the session list's preview): its event's fields, where and when. */
+export type LastMessage = Pick<MessageSentEvent['data'], 'seq' | 'from' | 'kind' | 'body' | 'mentions'> & {
   streamSeq: number;
-  from: string;
-  kind: MessageKind;
-  body: string;
-  mentions: string[];
   at: number;
   recalled: boolean;
-}
+};
 
 /**
  * What the read models keep about a conversation beyond what decide needs, folded with it so that a
