@@ -17,6 +17,44 @@ export default tseslint.config(
     },
   },
   {
+    // The domain and the contracts are pure (STYLE.md): no framework, no I/O client, no infrastructure lib.
+    files: ['libs/domain/src/**/*.ts', 'libs/contracts/src/**/*.ts'],
+    ignores: ['**/*.spec.ts', '**/*.int-spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                '@nestjs/*',
+                'nats',
+                'nats/*',
+                'typeorm',
+                'typeorm/*',
+                'ioredis',
+                'ioredis/*',
+                'mysql2',
+                'mysql2/*',
+              ],
+              message: 'libs/domain and libs/contracts are pure: no Nest, NATS, TypeORM or Redis.',
+            },
+            {
+              group: [
+                '@parley/event-log',
+                '@parley/read-model',
+                '@parley/config',
+                '@parley/testing',
+                '**/apps/**',
+              ],
+              message: 'libs/domain and libs/contracts import no infrastructure lib or app.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     languageOptions: {
       globals: {
