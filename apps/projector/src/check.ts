@@ -22,7 +22,7 @@ import {
   unreadCount,
   type UserState,
 } from '@parley/domain';
-import { EVENTS_STREAM, type SnapshotStore } from '@parley/event-log';
+import { EVENTS_STREAM, type EventLog, JetStreamEventLog, type SnapshotStore } from '@parley/event-log';
 import {
   decodeMembership,
   effectiveRetentionMs,
@@ -33,7 +33,7 @@ import {
   type ProjectionName,
   ReadModel,
 } from '@parley/read-model';
-import { AckPolicy, DeliverPolicy, type NatsConnection, nanos } from 'nats';
+import { type NatsConnection } from 'nats';
 import { emptySeed, loadSeed, type ProjectionSeed } from './seed';
 
 /** One place where a projection disagrees with the log. */
@@ -182,40 +182,18 @@ export function foldExpected(
   return { conversations, users, captured };
 }
 
-/** Reads every event of the stream up to `upTo` (undecodable ones, the poison, are skipped like the projections do). */
+/** Reads every event of the log up to `upTo` (undecodable ones, the poison, are skipped like the projections do). */
 export async function readStream(
-  nc: NatsConnection,
-  stream: string,
+  log: EventLog,
   upTo: number,
 ): Promise<Array<{ event: ParleyEvent; streamSeq: number }>> {
-  const jsm = await nc.jetstreamManager();
-  const info = await jsm.consumers.add(stream, {
-    deliver_policy: DeliverPolicy.All,
-    ack_policy: AckPolicy.None,
-    mem_storage: true,
-    inactive_threshold: nanos(30_000),
-  });
   const out: Array<{ event: ParleyEvent; streamSeq: number }> = [];
-  try {
-    const consumer = await nc.jetstream().consumers.get(stream, info.name);
-    let last = 0;
-    while (last < upTo) {
-      let received = 0;
-      const batch = await consumer.fetch({ max_messages: Math.min(2_000, upTo - last), expires: 5_000 });
-      for await (const m of batch) {
-        received++;
-        last = m.seq;
-        if (m.seq > upTo) break;
-        try {
-          out.push({ event: decodeEvent(m.data), streamSeq: m.seq });
-        } catch {
-          // poison: the projections skip it too
-        }
-      }
-      if (received === 0) break;
+  for await (const m of log.replay(1, upTo)) {
+    try {
+      out.push({ event: decodeEvent(m.data), streamSeq: m.streamSeq });
+    } catch {
+      // poison: the projections skip it too
     }
-  } finally {
-    await jsm.consumers.delete(stream, info.name).catch(() => undefined);
   }
   return out;
 }
@@ -230,8 +208,8 @@ const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.str
  */
 export async function checkProjections(nc: NatsConnection, opts: CheckOptions): Promise<CheckResult> {
   const stream = opts.stream ?? EVENTS_STREAM;
-  const jsm = await nc.jetstreamManager();
-  const { first_seq: logStart, last_seq: upTo } = (await jsm.streams.info(stream)).state;
+  const log = await JetStreamEventLog.create(nc, { stream });
+  const { first: logStart, last: upTo } = await log.bounds();
   const differences: Difference[] = [];
   const diff = (where: string, exp: unknown, act: unknown) => {
     if (!same(exp, act)) differences.push({ where, expected: exp, actual: act });
@@ -241,7 +219,7 @@ export async function checkProjections(nc: NatsConnection, opts: CheckOptions): 
   const seed = opts.snapshots && logStart > 1 ? await loadSeed(opts.snapshots) : emptySeed();
   const stored =
     opts.snapshots && logStart <= 1 ? await readSnapshots(opts.snapshots) : new Map<string, StoredState>();
-  const expected = foldExpected(await readStream(nc, stream, upTo), {
+  const expected = foldExpected(await readStream(log, upTo), {
     seed,
     rules: opts.rules,
     captureAt: new Map([...stored].map(([subject, snap]) => [subject, snap.position])),

@@ -1,9 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger, type LoggerService } from '@nestjs/common';
 import { decodeEvent } from '@parley/contracts';
-import { ConsumerLoop, type ConsumerLoopStats, type Delivery, EVENTS_STREAM } from '@parley/event-log';
+import {
+  ConsumerLoop,
+  type ConsumerLoopStats,
+  type Delivery,
+  EVENTS_STREAM,
+  JetStreamEventLog,
+} from '@parley/event-log';
 import { isTransientStoreError } from '@parley/read-model';
-import { type JetStreamManager, type NatsConnection } from 'nats';
+import { type NatsConnection } from 'nats';
 import { type ProjectedEvent } from './projected-event';
 import { durableName, type Projection } from './projection';
 
@@ -56,7 +62,6 @@ export class ProjectionRunner {
   private readonly stream: string;
   private readonly durable: string;
   private applied = 0;
-  private jsm?: JetStreamManager;
   /** Batches and idle ticks run one at a time. */
   private serial: Promise<unknown> = Promise.resolve();
   private ticker?: NodeJS.Timeout;
@@ -105,8 +110,7 @@ export class ProjectionRunner {
   async start(): Promise<void> {
     this.applied = await this.projection.position();
     // Log retention: events before the stream's first position are gone and can never be applied.
-    const jsm = (this.jsm ??= await this.nc.jetstreamManager({ checkAPI: false }));
-    const first = (await jsm.streams.info(this.stream)).state.first_seq;
+    const { first } = await (await JetStreamEventLog.create(this.nc, { stream: this.stream })).bounds();
     if (first - 1 > this.applied) {
       if (this.applied > 0) {
         this.logger.warn(
@@ -170,8 +174,7 @@ export class ProjectionRunner {
   /** The consumer's ack floor, cached briefly: a batch retried one event at a time asks once. */
   private async ackFloor(): Promise<number> {
     if (this.floorCache && Date.now() - this.floorCache.at < 100) return this.floorCache.floor;
-    const jsm = (this.jsm ??= await this.nc.jetstreamManager({ checkAPI: false }));
-    const floor = (await jsm.consumers.info(this.stream, this.durable)).ack_floor.stream_seq;
+    const floor = await this.loop.ackFloor();
     this.floorCache = { at: Date.now(), floor };
     return floor;
   }

@@ -8,7 +8,7 @@
  */
 import 'reflect-metadata';
 import { conversationRulesOf, validateEnv } from '@parley/config';
-import { connectToNats, EVENTS_STREAM, JetStreamSnapshotStore } from '@parley/event-log';
+import { connectToNats, JetStreamEventLog, JetStreamSnapshotStore } from '@parley/event-log';
 import { ParleyDatabase, ParleyRedis, type ProjectionName, PROJECTION_NAMES } from '@parley/read-model';
 import { checkProjections } from './check';
 import { CountersProjection } from './counters/counters.projection';
@@ -48,7 +48,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === 'status') {
-      const last = (await (await nc.jetstreamManager()).streams.info(EVENTS_STREAM)).state.last_seq;
+      const { last } = await (await JetStreamEventLog.create(nc)).bounds();
       const history = new HistoryProjection(db);
       const counters = new CountersProjection(redis);
       for (const p of [history, counters]) {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
-import { EVENTS_STREAM, type SnapshotStore } from '@parley/event-log';
+import { ConsumerLoop, EVENTS_STREAM, JetStreamEventLog, type SnapshotStore } from '@parley/event-log';
 import { type NatsConnection } from 'nats';
 import { durableName, type Projection } from './projection';
 import { ProjectionRunner, type ProjectionRunnerOptions } from './projection-runner';
@@ -40,11 +40,8 @@ export async function rebuildProjection(
   const log = new Logger(`rebuild:${projection.name}`);
   const stream = opts.stream ?? EVENTS_STREAM;
   const durable = opts.durable ?? durableName(projection.name);
-  const jsm = await nc.jetstreamManager();
-  await jsm.consumers.delete(stream, durable).catch((err: { code?: string }) => {
-    if (err.code !== '404') throw err;
-  });
-  const { first_seq: first, last_seq: target } = (await jsm.streams.info(stream)).state;
+  await ConsumerLoop.deleteDurable(nc, stream, durable);
+  const { first, last: target } = await (await JetStreamEventLog.create(nc, { stream })).bounds();
   await projection.reset(first);
   if (first > 1) {
     // Log retention expired the stream's first events: start from what the actor snapshots say.

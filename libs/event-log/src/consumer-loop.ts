@@ -153,6 +153,23 @@ export class ConsumerLoop<T> {
     if (!this.nc.isClosed()) await this.nc.flush().catch(() => undefined);
   }
 
+  /**
+   * The durable consumer's ack floor: every message at or below it was acked or terminated (poison),
+   * by this loop or another instance on the same durable.
+   */
+  async ackFloor(): Promise<number> {
+    const jsm = await this.nc.jetstreamManager({ checkAPI: false });
+    return (await jsm.consumers.info(this.o.stream, this.o.durable)).ack_floor.stream_seq;
+  }
+
+  /** Deletes a durable consumer (a rebuild starts it afresh); a missing one is not an error. */
+  static async deleteDurable(nc: NatsConnection, stream: string, durable: string): Promise<void> {
+    const jsm = await nc.jetstreamManager({ checkAPI: false });
+    await jsm.consumers.delete(stream, durable).catch((err: { code?: string }) => {
+      if (err.code !== '404') throw err;
+    });
+  }
+
   private async ensureConsumer(jsm: JetStreamManager): Promise<void> {
     const config: Partial<ConsumerConfig> = {
       durable_name: this.o.durable,

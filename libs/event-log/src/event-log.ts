@@ -42,8 +42,17 @@ export abstract class EventLog {
   abstract readSubject(subject: string, fromStreamSeq?: number): Promise<StoredEvent[]>;
   /** Like readSubject, as a stream for folding without holding every event. */
   abstract replaySubject(subject: string, fromStreamSeq?: number): AsyncGenerator<StoredEvent>;
-  /** The last event of a subject, or undefined when it has none. */
-  abstract readLast(subject: string): Promise<StoredEvent | undefined>;
+  /**
+   * The last event of a subject, or undefined when it has none. With `anyReplica` any replica may
+   * answer (cheaper, possibly a moment behind the leader); by default the stream leader does.
+   */
+  abstract readLast(subject: string, opts?: { anyReplica?: boolean }): Promise<StoredEvent | undefined>;
+  /**
+   * The first event of a subject at or after a stream position, or undefined when there is none yet.
+   * Any replica answers: one a moment behind returns undefined for an event just stored, so a caller
+   * following a subject asks again when woken.
+   */
+  abstract readNext(subject: string, fromStreamSeq: number): Promise<StoredEvent | undefined>;
   /** The event at a stream position, or undefined when none is stored there (expired, or not yet written). */
   abstract readAt(streamSeq: number): Promise<StoredEvent | undefined>;
   /**
@@ -55,6 +64,11 @@ export abstract class EventLog {
     max: number,
     opts?: { headersOnly?: boolean },
   ): Promise<StoredEvent[]>;
+  /**
+   * Every event of every subject from a stream position up to `upTo`, in order, as a stream (an
+   * ephemeral replay: nothing of it outlives the iteration).
+   */
+  abstract replay(fromStreamSeq: number, upTo: number): AsyncGenerator<StoredEvent>;
   /** The first and last positions the stream holds (first > last when it is empty). */
   abstract bounds(): Promise<{ first: number; last: number }>;
 }

@@ -19,7 +19,12 @@ describe('JetStreamEventLog (real nats-server)', () => {
     jsm = await nc.jetstreamManager();
     stream = uniqueName('ELOG').toUpperCase();
     prefix = stream.toLowerCase();
-    await jsm.streams.add({ name: stream, subjects: [`${prefix}.>`], storage: StorageType.File });
+    await jsm.streams.add({
+      name: stream,
+      subjects: [`${prefix}.>`],
+      storage: StorageType.File,
+      allow_direct: true,
+    });
     log = new JetStreamEventLog(nc, jsm, { stream });
   });
 
@@ -74,6 +79,34 @@ describe('JetStreamEventLog (real nats-server)', () => {
     const last = await log.readLast(subject);
     expect(last?.streamSeq).toBe(two.streamSeq);
     expect(dec(last!.data)).toBe('two');
+  });
+
+  it('readNext › the first event of a subject at or after a position, from any replica; readLast likewise', async () => {
+    const subject = `${prefix}.conv.next`;
+    expect(await log.readNext(subject, 1)).toBeUndefined();
+    const a = await log.append(subject, enc('a'));
+    await log.append(`${prefix}.conv.next-other`, enc('x'));
+    const b = await log.append(subject, enc('b'));
+    expect((await log.readNext(subject, 1))?.streamSeq).toBe(a.streamSeq);
+    const next = await log.readNext(subject, a.streamSeq + 1);
+    expect([next?.streamSeq, dec(next!.data), next?.subject]).toEqual([b.streamSeq, 'b', subject]);
+    expect(await log.readNext(subject, b.streamSeq + 1)).toBeUndefined();
+    expect((await log.readLast(subject, { anyReplica: true }))?.streamSeq).toBe(b.streamSeq);
+  });
+
+  it('replay › every event of every subject between two positions, in order; readFrom › at most max of them', async () => {
+    const first = await log.append(`${prefix}.conv.replay-a`, enc('1'));
+    await log.append(`${prefix}.conv.replay-b`, enc('2'));
+    const third = await log.append(`${prefix}.conv.replay-a`, enc('3'));
+    await log.append(`${prefix}.conv.replay-c`, enc('4'));
+    const seen: string[] = [];
+    for await (const e of log.replay(first.streamSeq, third.streamSeq))
+      seen.push(`${e.streamSeq}:${dec(e.data)}`);
+    expect(seen).toEqual([`${first.streamSeq}:1`, `${first.streamSeq + 1}:2`, `${third.streamSeq}:3`]);
+    const some = await log.readFrom(first.streamSeq, 2);
+    expect(some.map((e) => dec(e.data))).toEqual(['1', '2']);
+    const { last } = await log.bounds();
+    expect((await log.readFrom(first.streamSeq, 100)).map((e) => e.streamSeq).at(-1)).toBe(last);
   });
 
   it('readSubject › returns exactly one subject’s 10,000 events in order among 100,000 others', async () => {

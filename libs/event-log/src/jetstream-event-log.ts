@@ -8,6 +8,7 @@ import {
   type JetStreamManager,
   type NatsConnection,
   type NatsError,
+  type StoredMsg,
 } from 'nats';
 import {
   ConcurrencyError,
@@ -33,7 +34,13 @@ export interface JetStreamEventLogOptions {
 
 const NO_MESSAGE_FOUND = 10037;
 
-/** {@link EventLog} on NATS JetStream: guarded appends with Nats-Msg-Id, subject replay via ordered consumers. */
+/** A direct-get query: the last message of a subject, or its first one at or after `seq`. */
+type DirectQuery = { last_by_subj: string } | { seq: number; next_by_subj: string };
+// nats.js implements direct gets on its JetStreamManager (`jsm.direct`) but leaves them out of the
+// exported interface; this is the one place that reaches for it.
+type WithDirect = { direct: { getMessage(stream: string, q: DirectQuery): Promise<StoredMsg> } };
+
+/** {@link EventLog} on NATS JetStream: guarded appends with Nats-Msg-Id, reads by direct get, replays via ephemeral consumers. */
 export class JetStreamEventLog extends EventLog {
   private readonly js: JetStreamClient;
   private readonly stream: string;
@@ -94,9 +101,16 @@ export class JetStreamEventLog extends EventLog {
     }
   }
 
-  /** The last event of a subject, read from the stream leader (not a possibly stale replica). */
-  readLast(subject: string): Promise<StoredEvent | undefined> {
-    return this.getMessage({ last_by_subj: subject });
+  /** The last event of a subject, read from the stream leader (not a possibly stale replica) unless asked. */
+  readLast(subject: string, opts: { anyReplica?: boolean } = {}): Promise<StoredEvent | undefined> {
+    return opts.anyReplica
+      ? this.directGet({ last_by_subj: subject })
+      : this.getMessage({ last_by_subj: subject });
+  }
+
+  /** The first event of a subject at or after a position, by direct get (any replica answers). */
+  readNext(subject: string, fromStreamSeq: number): Promise<StoredEvent | undefined> {
+    return this.directGet({ seq: Math.max(1, fromStreamSeq), next_by_subj: subject });
   }
 
   /** The event at a stream position, read from the stream leader. */
@@ -116,44 +130,34 @@ export class JetStreamEventLog extends EventLog {
     }
   }
 
+  private async directGet(query: DirectQuery): Promise<StoredEvent | undefined> {
+    try {
+      const sm = await (this.jsm as unknown as WithDirect).direct.getMessage(this.stream, query);
+      return { streamSeq: sm.seq, subject: sm.subject, data: sm.data, time: sm.time };
+    } catch (err) {
+      if ((err as NatsError).code === '404') return undefined;
+      throw err;
+    }
+  }
+
   /** A bounded read across subjects with a short-lived ack-less consumer (headers only when asked). */
   async readFrom(
     fromStreamSeq: number,
     max: number,
     opts: { headersOnly?: boolean } = {},
   ): Promise<StoredEvent[]> {
-    const info = await this.jsm.consumers.add(this.stream, {
-      deliver_policy: DeliverPolicy.StartSequence,
-      opt_start_seq: Math.max(1, fromStreamSeq),
-      ack_policy: AckPolicy.None,
-      headers_only: opts.headersOnly ?? false,
-      mem_storage: true,
-      num_replicas: 1,
-      inactive_threshold: nanos(30_000),
-    });
     const out: StoredEvent[] = [];
-    try {
-      const want = Math.min(max, info.num_pending);
-      if (want === 0) return out;
-      const consumer = await this.js.consumers.get(this.stream, info.name);
-      while (out.length < want) {
-        const batch = await consumer.fetch({ max_messages: want - out.length, expires: 10_000 });
-        const before = out.length;
-        for await (const m of batch) {
-          out.push({
-            streamSeq: m.seq,
-            subject: m.subject,
-            data: m.data,
-            time: new Date(m.info.timestampNanos / 1e6),
-          });
-        }
-        if (out.length === before)
-          throw new LogUnavailableError(`read from ${fromStreamSeq} received nothing for 10 s`);
-      }
-    } finally {
-      await this.jsm.consumers.delete(this.stream, info.name).catch(() => undefined);
-    }
+    if (max <= 0) return out;
+    const from = Math.max(1, fromStreamSeq);
+    for await (const e of this.ephemeral({ from, headersOnly: opts.headersOnly, max })) out.push(e);
     return out;
+  }
+
+  /** Every event from a position up to `upTo`, streamed through one ephemeral consumer. */
+  async *replay(fromStreamSeq: number, upTo: number): AsyncGenerator<StoredEvent> {
+    const from = Math.max(1, fromStreamSeq);
+    if (upTo < from) return;
+    yield* this.ephemeral({ from, upTo });
   }
 
   /** The stream's first and last sequence. */
@@ -163,7 +167,7 @@ export class JetStreamEventLog extends EventLog {
   }
 
   /**
-   * Replays one subject from a stream position with a server-side filtered ordered consumer: the
+   * Replays one subject from a stream position with a server-side filtered ephemeral consumer: the
    * server skips other subjects, and the client pulls large batches, so a subject of 10k events
    * among millions costs one consumer creation plus a few round trips.
    */
@@ -182,37 +186,57 @@ export class JetStreamEventLog extends EventLog {
       yield last;
       return;
     }
-    // A plain ephemeral pull consumer without acks, in memory: the server filters the subject and
-    // counts what is left (num_pending), so every fetch asks for exactly what exists and never waits
-    // for an expiry. (The client's ordered consumer was avoided: its reset path sent a start sequence
-    // with deliver policy "all", which nats-server 2.9 rejects.)
+    yield* this.ephemeral({ from: fromStreamSeq, subject });
+  }
+
+  /**
+   * The one ephemeral replay: a plain pull consumer without acks, in memory, deleted afterwards. The
+   * server filters the subject (when given) and counts what is left (num_pending), so every fetch asks
+   * for exactly what exists and never waits for an expiry; the consumer sequence of each delivery must
+   * be the next one, so a lost delivery raises LogUnavailableError instead of silently skipping an
+   * event. (The client's ordered consumer was avoided: its reset path sent a start sequence with
+   * deliver policy "all", which nats-server 2.9 rejects.) Stops after `max` events or past `upTo`.
+   */
+  private async *ephemeral(q: {
+    from: number;
+    subject?: string;
+    headersOnly?: boolean;
+    max?: number;
+    upTo?: number;
+  }): AsyncGenerator<StoredEvent> {
+    const what = q.subject ?? `${this.stream} from ${q.from}`;
     const info = await this.jsm.consumers.add(this.stream, {
-      filter_subject: subject,
-      ...(fromStreamSeq <= 1
+      ...(q.subject ? { filter_subject: q.subject } : {}),
+      ...(q.from <= 1
         ? { deliver_policy: DeliverPolicy.All }
-        : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: fromStreamSeq }),
+        : { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: q.from }),
       ack_policy: AckPolicy.None,
+      headers_only: q.headersOnly ?? false,
       mem_storage: true,
       num_replicas: 1,
       inactive_threshold: nanos(30_000),
     });
     try {
-      const consumer = await this.js.consumers.get(this.stream, info.name);
+      let left = q.max ?? Infinity;
       let remaining = info.num_pending;
       let nextDelivery = 1;
-      while (remaining > 0) {
+      if (remaining === 0 || left === 0) return;
+      const consumer = await this.js.consumers.get(this.stream, info.name);
+      while (remaining > 0 && left > 0) {
         const batch = await consumer.fetch({
-          max_messages: Math.min(remaining, this.replayBatch),
+          max_messages: Math.min(remaining, left, this.replayBatch),
           expires: 10_000,
         });
         let received = 0;
         for await (const m of batch) {
           // Without acks a lost delivery would go unnoticed; the consumer sequence makes it visible.
           if (m.info.deliverySequence !== nextDelivery) {
-            throw new LogUnavailableError(`replay of ${subject} lost a delivery (expected #${nextDelivery})`);
+            throw new LogUnavailableError(`replay of ${what} lost a delivery (expected #${nextDelivery})`);
           }
+          if (q.upTo !== undefined && m.seq > q.upTo) return;
           nextDelivery += 1;
           received += 1;
+          left -= 1;
           remaining = m.info.pending;
           yield {
             streamSeq: m.seq,
@@ -220,8 +244,10 @@ export class JetStreamEventLog extends EventLog {
             data: m.data,
             time: new Date(m.info.timestampNanos / 1e6),
           };
+          if (q.upTo !== undefined && m.seq >= q.upTo) return;
+          if (left === 0) break;
         }
-        if (received === 0) throw new LogUnavailableError(`replay of ${subject} received nothing for 10 s`);
+        if (received === 0) throw new LogUnavailableError(`replay of ${what} received nothing for 10 s`);
       }
     } finally {
       await this.jsm.consumers.delete(this.stream, info.name).catch(() => undefined);

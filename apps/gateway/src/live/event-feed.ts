@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { decodeEvent, type ParleyEvent } from '@parley/contracts';
-import { type JetStreamManager, type NatsConnection, type Subscription } from 'nats';
-import { directGet } from './direct-get';
+import { type EventLog } from '@parley/event-log';
+import { type NatsConnection, type Subscription } from 'nats';
 
 // After a wake-up that found nothing new, look again after these pauses (ms): the core NATS copy of a
 // publish can arrive before JetStream stored it. A copy that is never stored (a refused append) ends here.
@@ -12,7 +12,7 @@ const RETRY_MS = [1, 2, 5, 10, 20, 50, 100];
  * in stream order, with their stream seq.
  *
  * A core NATS subscription on the subject is only the wake-up: the events themselves are read back
- * from IM_EVENTS with direct gets after the last delivered stream seq. Core NATS also carries publishes
+ * from the log ({@link EventLog.readNext}, any replica) after the last delivered stream seq. Core NATS also carries publishes
  * JetStream refused (an expected-sequence conflict, a retried duplicate) and carries no stream seq;
  * reading the stream delivers only what the log holds, exactly once, and costs no server-side consumer
  * per subject.
@@ -27,8 +27,8 @@ export class EventFeed {
   private closed = false;
 
   constructor(
-    private readonly nc: NatsConnection,
-    private readonly jsm: JetStreamManager,
+    nc: NatsConnection,
+    private readonly log: EventLog,
     /** The event subject. */
     readonly subject: string,
     private readonly deliver: (streamSeq: number, event: ParleyEvent) => Promise<void> | void,
@@ -94,25 +94,25 @@ export class EventFeed {
   private async pull(): Promise<boolean> {
     let found = false;
     while (!this.closed) {
-      const m = await directGet(this.jsm, { seq: this.delivered + 1, next_by_subj: this.subject });
+      const m = await this.log.readNext(this.subject, this.delivered + 1);
       if (!m) return found;
-      this.delivered = m.seq;
+      this.delivered = m.streamSeq;
       found = true;
       let event: ParleyEvent;
       try {
         event = decodeEvent(m.data);
       } catch (err) {
         EventFeed.log.warn(
-          `skipping undecodable event ${m.seq} on ${this.subject}: ${(err as Error).message}`,
+          `skipping undecodable event ${m.streamSeq} on ${this.subject}: ${(err as Error).message}`,
         );
         continue;
       }
-      await this.deliver(m.seq, event);
+      await this.deliver(m.streamSeq, event);
     }
     return found;
   }
 
   private async lastSeq(): Promise<number> {
-    return (await directGet(this.jsm, { last_by_subj: this.subject }))?.seq ?? 0;
+    return (await this.log.readLast(this.subject, { anyReplica: true }))?.streamSeq ?? 0;
   }
 }

@@ -17,7 +17,7 @@ import {
   userEventSubject,
 } from '@parley/contracts';
 import { ParleyConfig } from '@parley/config';
-import { EVENTS_STREAM, NatsClient } from '@parley/event-log';
+import { EventLog, NatsClient } from '@parley/event-log';
 import { ReadModel } from '@parley/read-model';
 import { type Subscription } from 'nats';
 import { GatewayMetrics } from '../ops/gateway-metrics';
@@ -74,6 +74,7 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
 
   constructor(
     private readonly nats: NatsClient,
+    private readonly eventLog: EventLog,
     private readonly readModel: ReadModel,
     private readonly metrics: GatewayMetrics,
     private readonly config: ParleyConfig,
@@ -153,7 +154,7 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
     subject: string,
     deliver: (seq: number, e: ParleyEvent) => Promise<void> | void,
   ): EventFeed {
-    const feed = new EventFeed(this.nats.nc, this.nats.jsm, subject, deliver);
+    const feed = new EventFeed(this.nats.nc, this.eventLog, subject, deliver);
     feed.whenReady().catch((err) => this.log.warn(`cannot follow ${subject}: ${(err as Error).message}`));
     return feed;
   }
@@ -179,7 +180,7 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
   private logEnd(since: number): Promise<number> {
     const l = this.logEndLookup;
     if (l && l.startedAt >= since) return l.value;
-    const value = this.nats.jsm.streams.info(EVENTS_STREAM).then((i) => i.state.last_seq);
+    const value = this.eventLog.bounds().then((b) => b.last);
     this.logEndLookup = { startedAt: Date.now(), value };
     return value;
   }

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ACTOR_STATS_SUBJECT, decodeJson } from '@parley/contracts';
-import { EVENTS_STREAM, NatsClient } from '@parley/event-log';
+import { EventLog, NatsClient } from '@parley/event-log';
 import { PROJECTION_NAMES, ReadModel } from '@parley/read-model';
 import { RequestStrategy } from 'nats';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -62,7 +62,7 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
-  constructor(nats: NatsClient, readModel: ReadModel) {
+  constructor(nats: NatsClient, eventLog: EventLog, readModel: ReadModel) {
     collectDefaultMetrics({ register: this.registry, prefix: 'parley_gateway_' });
     const log = this.log;
     new Gauge({
@@ -72,7 +72,7 @@ export class GatewayMetrics {
       registers: [this.registry],
       async collect() {
         try {
-          const last = (await nats.jsm.streams.info(EVENTS_STREAM)).state.last_seq;
+          const { last } = await eventLog.bounds();
           for (const p of PROJECTION_NAMES) {
             this.set({ projection: p }, Math.max(0, last - (await readModel.position(p))));
           }
