@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   conversationEventSubject,
   decodeEvent,
@@ -31,7 +30,9 @@ import {
   type ParleyDatabase,
   type ParleyRedis,
   type ProjectionName,
+  projectionPosition,
   ReadModel,
+  waitForPosition,
 } from '@parley/read-model';
 import { type NatsConnection } from 'nats';
 import { emptySeed, loadSeed, type ProjectionSeed } from './seed';
@@ -231,19 +232,14 @@ export async function checkProjections(nc: NatsConnection, opts: CheckOptions): 
       snap.json,
     );
   }
-  const positions: Array<[ProjectionName, () => Promise<number>]> = [];
-  if (opts.db) positions.push(['history', () => historyPosition(opts.db!)]);
-  if (opts.redis) {
-    const r = opts.redis;
-    positions.push(['counters', async () => Number((await r.client.get(r.keys.position('counters'))) ?? 0)]);
-  }
+  const names: ProjectionName[] = [
+    ...(opts.db ? ['history' as const] : []),
+    ...(opts.redis ? ['counters' as const] : []),
+  ];
   const deadline = Date.now() + (opts.waitMs ?? 30_000);
-  for (const [name, position] of positions) {
-    let at = await position();
-    while (at < upTo && Date.now() < deadline) {
-      await sleep(100);
-      at = await position();
-    }
+  for (const name of names) {
+    const read = () => projectionPosition(name, { db: opts.db, redis: opts.redis });
+    const at = await waitForPosition(read, upTo, { timeoutMs: Math.max(0, deadline - Date.now()) });
     if (at < upTo) diff(`${name} position`, `>= ${upTo}`, at);
   }
   if (opts.db) {
@@ -281,15 +277,6 @@ async function readSnapshots(store: SnapshotStore): Promise<Map<string, StoredSt
     out.set(subject, { position, json });
   }
   return out;
-}
-
-async function historyPosition(db: ParleyDatabase): Promise<number> {
-  const rows = (await db.dataSource.query(
-    "SELECT stream_seq FROM projection_checkpoints WHERE name = 'history'",
-  )) as Array<{
-    stream_seq: number;
-  }>;
-  return rows.length > 0 ? Number(rows[0].stream_seq) : 0;
 }
 
 type Diff = (where: string, expected: unknown, actual: unknown) => void;

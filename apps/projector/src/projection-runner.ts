@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger, type LoggerService } from '@nestjs/common';
 import { decodeEvent } from '@parley/contracts';
 import {
@@ -8,7 +7,7 @@ import {
   EVENTS_STREAM,
   JetStreamEventLog,
 } from '@parley/event-log';
-import { isTransientStoreError } from '@parley/read-model';
+import { isTransientStoreError, waitForPosition } from '@parley/read-model';
 import { type NatsConnection } from 'nats';
 import { type ProjectedEvent } from './projected-event';
 import { durableName, type Projection } from './projection';
@@ -134,14 +133,11 @@ export class ProjectionRunner {
 
   /** Waits (bounded) until the position reached `streamSeq`; throws on timeout. */
   async waitForPosition(streamSeq: number, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.applied < streamSeq) {
-      if (Date.now() > deadline) {
-        throw new Error(
-          `${this.projection.name} at ${this.applied}, not ${streamSeq}, after ${timeoutMs} ms (stats ${JSON.stringify(this.loop.stats)})`,
-        );
-      }
-      await sleep(20);
+    const at = await waitForPosition(() => this.applied, streamSeq, { timeoutMs });
+    if (at < streamSeq) {
+      throw new Error(
+        `${this.projection.name} at ${at}, not ${streamSeq}, after ${timeoutMs} ms (stats ${JSON.stringify(this.loop.stats)})`,
+      );
     }
   }
 

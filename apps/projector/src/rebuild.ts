@@ -1,5 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
+import { waitForPosition } from '@parley/read-model';
 import { ConsumerLoop, EVENTS_STREAM, JetStreamEventLog, type SnapshotStore } from '@parley/event-log';
 import { type NatsConnection } from 'nats';
 import { durableName, type Projection } from './projection';
@@ -56,14 +56,12 @@ export async function rebuildProjection(
   await runner.start();
   try {
     const stallMs = opts.stallTimeoutMs ?? 60_000;
-    let seen = runner.position;
-    let movedAt = Date.now();
-    while (runner.position < target) {
-      if (runner.position !== seen) [seen, movedAt] = [runner.position, Date.now()];
-      if (Date.now() - movedAt > stallMs) {
-        throw new Error(`rebuild of ${projection.name} stalled at ${seen} of ${target} for ${stallMs} ms`);
-      }
-      await sleep(20);
+    const at = await waitForPosition(() => runner.position, target, {
+      timeoutMs: stallMs,
+      untilStalled: true,
+    });
+    if (at < target) {
+      throw new Error(`rebuild of ${projection.name} stalled at ${at} of ${target} for ${stallMs} ms`);
     }
   } finally {
     await runner.stop();

@@ -2,6 +2,7 @@
 export * from './message';
 export * from './mysql/database';
 export * from './mysql/entities';
+export * from './positions';
 export * from './read-model';
 export * from './read-model.module';
 export * from './redis/parley-redis';

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ErrorCode,
   groupConversationId,
@@ -9,6 +8,7 @@ import {
 import { effectiveReadSeq, unreadCount } from '@parley/domain';
 import { type Message, type MessagePreview } from './message';
 import { type ParleyDatabase } from './mysql/database';
+import { projectionPosition, waitForPosition } from './positions';
 import { type ParleyRedis } from './redis/parley-redis';
 import { decodeMembership, type ProjectionName } from './redis/redis-keys';
 import { effectiveRetentionMs, isRetained, retentionCutoff } from './retention';
@@ -365,15 +365,8 @@ export class ReadModel {
   }
 
   /** The stream seq up to which a projection applied every event (0 before its first batch). */
-  async position(name: ProjectionName): Promise<number> {
-    if (name === 'counters') {
-      return Number((await this.redis.client.get(this.redis.keys.position('counters'))) ?? 0);
-    }
-    const rows = (await this.db.dataSource.query(
-      'SELECT stream_seq FROM projection_checkpoints WHERE name = ?',
-      ['history'],
-    )) as Array<{ stream_seq: number }>;
-    return rows.length > 0 ? Number(rows[0].stream_seq) : 0;
+  position(name: ProjectionName): Promise<number> {
+    return projectionPosition(name, { db: this.db, redis: this.redis });
   }
 
   /**
@@ -384,15 +377,17 @@ export class ReadModel {
     streamSeq: number,
     opts: { projections?: ProjectionName[]; timeoutMs?: number } = {},
   ): Promise<boolean> {
-    const deadline = this.o.now() + (opts.timeoutMs ?? this.o.readYourWritesTimeoutMs);
-    let pending = [...(opts.projections ?? (['history', 'counters'] as ProjectionName[]))];
-    for (let delay = 5; ; delay = Math.min(delay * 2, 50)) {
-      const positions = await Promise.all(pending.map((p) => this.position(p)));
-      pending = pending.filter((_, i) => positions[i] < streamSeq);
-      if (pending.length === 0) return true;
-      if (this.o.now() >= deadline) return false;
-      await sleep(delay);
-    }
+    const names = opts.projections ?? (['history', 'counters'] as ProjectionName[]);
+    const timeoutMs = opts.timeoutMs ?? this.o.readYourWritesTimeoutMs;
+    // A projection that passed is not asked again.
+    const passed = new Set<ProjectionName>();
+    const lowest = async () => {
+      const pending = names.filter((n) => !passed.has(n));
+      const positions = await Promise.all(pending.map((n) => this.position(n)));
+      pending.forEach((n, i) => positions[i] >= streamSeq && passed.add(n));
+      return passed.size === names.length ? streamSeq : Math.min(...positions);
+    };
+    return (await waitForPosition(lowest, streamSeq, { timeoutMs, now: this.o.now })) >= streamSeq;
   }
 
   private async hotSnapshot(now: number): Promise<HotGroup[]> {

@@ -1,4 +1,4 @@
-import { type ParleyRedis } from '@parley/read-model';
+import { countersPosition, type ParleyRedis } from '@parley/read-model';
 import { type CountersPlan, countersCommands } from './counters.plan';
 
 /**
@@ -33,6 +33,6 @@ export class CountersWriter {
 
   /** The resume position (0 when none). */
   async position(): Promise<number> {
-    return Number((await this.redis.client.get(this.redis.keys.position('counters'))) ?? 0);
+    return countersPosition(this.redis);
   }
 }

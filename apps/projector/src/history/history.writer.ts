@@ -1,4 +1,4 @@
-import { type ParleyDatabase } from '@parley/read-model';
+import { historyPosition, type ParleyDatabase } from '@parley/read-model';
 import { type QueryRunner } from 'typeorm';
 import { type HistoryPlan, type MemberRow, type MembershipStep } from './history.plan';
 
@@ -74,12 +74,8 @@ export class HistoryWriter {
   }
 
   /** The checkpoint (0 when none). */
-  async position(): Promise<number> {
-    const rows = (await this.db.dataSource.query(
-      'SELECT stream_seq FROM projection_checkpoints WHERE name = ?',
-      [CHECKPOINT],
-    )) as Array<{ stream_seq: number }>;
-    return rows.length > 0 ? Number(rows[0].stream_seq) : 0;
+  position(): Promise<number> {
+    return historyPosition(this.db);
   }
 
   private async conversations(tx: Statements, plan: HistoryPlan): Promise<void> {
