@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
+import { fnv1a32 } from '@parley/contracts';
 import { ThrottledLog } from '@parley/event-log';
 import { jetStreamErrorCode, JS_WRONG_LAST_SEQUENCE } from '@parley/event-log';
 import { type KV, type KvEntry, type NatsConnection, nanos, type Subscription } from 'nats';
@@ -491,7 +492,5 @@ function ownerOf(e: KvEntry | null): string {
 
 /** A host-specific order of partitions (so racing hosts try different keys first). */
 function rank(hostId: string, p: number): number {
-  let h = 0x811c9dc5;
-  for (const c of `${hostId}/${p}`) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
-  return h;
+  return fnv1a32(`${hostId}/${p}`);
 }

@@ -1,3 +1,4 @@
+import { fnv1a32 } from '@parley/contracts';
 /** Names of the projections, also their checkpoint and position names. */
 export const PROJECTION_NAMES = ['history', 'counters'] as const;
 /** One projection. */
@@ -60,11 +61,12 @@ export class RedisKeys {
     return Array.from({ length: ACTIVE_SHARDS }, (_, i) => this.active(i));
   }
 
-  /** The shard of a conversation in the active-groups index (a stable string hash). */
+  /**
+   * The shard of a conversation in the active-groups index: the contracts' fnv1a32, the one string hash
+   * of the project (it replaced a `h * 31` hash: keys written before need `rebuild counters`).
+   */
   activeShard(cid: string): number {
-    let h = 0;
-    for (let i = 0; i < cid.length; i++) h = (h * 31 + cid.charCodeAt(i)) >>> 0;
-    return h % ACTIVE_SHARDS;
+    return fnv1a32(cid) % ACTIVE_SHARDS;
   }
 
   /** String: the stream seq up to which a projection has applied every event (its resume position). */
