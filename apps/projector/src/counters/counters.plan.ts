@@ -1,5 +1,11 @@
 import { parseConversationId } from '@parley/contracts';
-import { encodeMembership, messagePreview, type RedisKeys } from '@parley/read-model';
+import {
+  encodeMembership,
+  KEEP_JOIN_SEQ,
+  mergeMembership,
+  messagePreview,
+  type RedisKeys,
+} from '@parley/read-model';
 import { type ProjectedEvent } from '../projected-event';
 import { type ProjectionSeed } from '../seed';
 
@@ -59,17 +65,9 @@ function inner<V>(outer: Map<string, Map<string, V>>, key: string): Map<string, 
   return m;
 }
 
-const version = (encoded: string): number => Number(encoded.slice(0, encoded.indexOf('|')));
-
-/**
- * Keeps the membership with the higher version. A leave does not know the join seq (written `*`):
- * when it replaces a join of the same batch it inherits that join seq, exactly as the Lua merge does
- * with the stored value, so the result is the same whatever the batch split.
- */
-function mergeMembership(m: Map<string, string>, key: string, value: string): void {
-  const cur = m.get(key);
-  if (cur !== undefined && version(cur) >= version(value)) return;
-  m.set(key, cur !== undefined ? value.replace('|*|', `|${cur.split('|')[1]}|`) : value);
+/** Keeps the newer membership per key, as the Lua merge does with the stored value. */
+function mergeInto(m: Map<string, string>, key: string, value: string): void {
+  m.set(key, mergeMembership(m.get(key), value));
 }
 
 function maxInto(m: Map<string, number>, key: string, value: number): void {
@@ -92,8 +90,8 @@ export function planCounters(events: ProjectedEvent[], previewMaxChars: number):
     return h;
   };
   const membership = (cid: string, uid: string, value: string) => {
-    mergeMembership(inner(plan.members, cid), uid, value);
-    mergeMembership(inner(plan.userConversations, uid), cid, value);
+    mergeInto(inner(plan.members, cid), uid, value);
+    mergeInto(inner(plan.userConversations, uid), cid, value);
   };
 
   for (const { event: e, streamSeq } of events) {
@@ -112,7 +110,11 @@ export function planCounters(events: ProjectedEvent[], previewMaxChars: number):
         break;
       }
       case 'MemberLeft':
-        membership(e.conversationId, e.data.userId, `${streamSeq}|*|${e.data.atSeq}`);
+        membership(
+          e.conversationId,
+          e.data.userId,
+          encodeMembership({ version: streamSeq, joinSeq: KEEP_JOIN_SEQ, leftSeq: e.data.atSeq }),
+        );
         break;
       case 'MessageSent': {
         const cid = e.conversationId;

@@ -90,9 +90,29 @@ export interface StoredMembership {
   leftSeq: number | null;
 }
 
-/** Encodes a membership as `<version>|<joinSeq>|<leftSeq or empty>` (the Lua merge compares the version). */
-export function encodeMembership(m: StoredMembership): string {
+/** The join seq of a leave, which does not carry it: written `*`, the merge keeps the stored one. */
+export const KEEP_JOIN_SEQ = '*';
+
+/**
+ * Encodes a membership as `<version>|<joinSeq>|<leftSeq or empty>` (the Lua merge compares the version);
+ * the one place that writes the format.
+ */
+export function encodeMembership(
+  m: Omit<StoredMembership, 'joinSeq'> & { joinSeq: number | typeof KEEP_JOIN_SEQ },
+): string {
   return `${m.version}|${m.joinSeq}|${m.leftSeq ?? ''}`;
+}
+
+const versionOf = (encoded: string): number => Number(encoded.slice(0, encoded.indexOf('|')));
+
+/**
+ * The newer of two encoded memberships (by version), a kept join seq (`*`) taken from the older: what
+ * the HVERSIONED script does with the stored value, so a batch merged in memory first ends the same.
+ */
+export function mergeMembership(current: string | undefined, next: string): string {
+  if (current === undefined) return next;
+  if (versionOf(current) >= versionOf(next)) return current;
+  return next.replace(`|${KEEP_JOIN_SEQ}|`, `|${current.split('|')[1]}|`);
 }
 
 /** Decodes {@link encodeMembership}; throws on anything else. */
