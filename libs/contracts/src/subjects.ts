@@ -96,6 +96,26 @@ export function partitionCommandSubject(partition: number, tail: string): string
 export function partitionSubjects(partition: number): string {
   return `${PARTITION_SUBJECT_PREFIX}.${partition}.>`;
 }
+/**
+ * The command tail (`conv.g:team.send`) of a command subject (`im.cmd.…`, `im.in.…`) or of a partition
+ * subject (`im.part.<n>.…`).
+ */
+export function commandTail(subject: string): string {
+  const skip = subject.startsWith(`${PARTITION_SUBJECT_PREFIX}.`) ? 3 : 2;
+  return subject.split('.').slice(skip).join('.');
+}
+/** `im.cmd.<tail>`: the request/reply subject of a command tail (a forwarded command decodes as one). */
+export function commandSubjectOfTail(tail: string): string {
+  return `im.cmd.${tail}`;
+}
+/** `im.evt.<tail>`: the event subject of a tail such as `conv.g:team` (snapshot keys name subjects so). */
+export function eventSubjectOfTail(tail: string): string {
+  return `im.evt.${tail}`;
+}
+/** `im.sys.leases.<bucket>.<hostId>`: core NATS subject that wakes a host's partition lease loop. */
+export function leasePokeSubject(bucket: string, hostId: string): string {
+  return `im.sys.leases.${bucket}.${hostId}`;
+}
 /** `im.cmd.conv.<cid>.<op>`: request/reply command to a conversation. */
 export function conversationCommandSubject(cid: string, op: ConversationOp): string {
   return `im.cmd.conv.${checkConversation(cid)}.${op}`;

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { deflateRaw, inflateRaw } from 'node:zlib';
 import { Logger } from '@nestjs/common';
+import { eventSubjectOfTail } from '@parley/contracts';
 import { type KV, type KvEntry, type NatsConnection } from 'nats';
 import { jetStreamErrorCode } from './errors';
 import { type Snapshot, SnapshotStore, SnapshotUnreadableError } from './snapshot-store';
@@ -50,7 +51,7 @@ export function snapshotKey(subject: string): string {
 }
 /** The subject a snapshot key belongs to. */
 export function subjectOfSnapshotKey(key: string): string {
-  return `im.evt.${key.replace(/=/g, ':')}`;
+  return eventSubjectOfTail(key.replace(/=/g, ':'));
 }
 const chunkKey = (key: string, gen: string, i: number) => `chunk.${key}.${gen}.${i}`;
 

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
-import { fnv1a32 } from '@parley/contracts';
+import { fnv1a32, leasePokeSubject } from '@parley/contracts';
 import { ThrottledLog } from '@parley/event-log';
 import { jetStreamErrorCode, JS_WRONG_LAST_SEQUENCE } from '@parley/event-log';
 import { type KV, type KvEntry, type NatsConnection, nanos, type Subscription } from 'nats';
@@ -128,7 +128,7 @@ export class PartitionLeases {
         await sleep(500);
       }
     }
-    this.pokeSub = this.nc.subscribe(pokeSubject(this.bucket, this.hostId), {
+    this.pokeSub = this.nc.subscribe(leasePokeSubject(this.bucket, this.hostId), {
       callback: () => this.wake(),
     });
     await this.wake();
@@ -414,7 +414,7 @@ export class PartitionLeases {
         h.revision,
       );
       this.stats.handedOff++;
-      this.nc.publish(pokeSubject(this.bucket, to));
+      this.nc.publish(leasePokeSubject(this.bucket, to));
     } catch (err) {
       // Not written (or unknown): nobody renews the key any more, so it expires after the ttl.
       this.warn.warn('handoff', `handing p.${p} to ${to} failed: ${(err as Error).message}`);
@@ -465,11 +465,6 @@ export function leaseKey(partition: number): string {
 /** `h.<hostId>`: the presence key of a host. */
 export function presenceKey(hostId: string): string {
   return `h.${hostId}`;
-}
-
-/** Core NATS subject that wakes a host's lease loop (sent after a handoff to it). */
-function pokeSubject(bucket: string, hostId: string): string {
-  return `im.sys.leases.${bucket}.${hostId}`;
 }
 
 function encodeLease(v: LeaseValue): Uint8Array {

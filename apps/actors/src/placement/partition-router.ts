@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import {
+  commandSubjectOfTail,
+  commandTail,
   conversationActorKey,
   type DecodedCommand,
   decodeCommand,
@@ -148,8 +150,11 @@ export class PartitionRouter {
     this.stats.served++;
     let reply: Reply;
     try {
-      const tail = m.subject.split('.').slice(3).join('.');
-      const command = decodeCommand(`im.cmd.${tail}`, m.data, this.settings.limits);
+      const command = decodeCommand(
+        commandSubjectOfTail(commandTail(m.subject)),
+        m.data,
+        this.settings.limits,
+      );
       const commandId = m.headers?.get(IM_COMMAND_ID_HEADER) || undefined;
       reply = okReply(await this.local(command, commandId, () => this.leases.notAfter(p)));
     } catch (err) {
