@@ -52,9 +52,9 @@ export interface ProjectionRunnerOptions {
  *
  * Events are applied in stream order: a batch that starts past a gap (after a crash the old batch is
  * redelivered only after its ack wait while newer events flow; or a retried batch) is naked until the
- * gap is filled. Keyed merges would tolerate any order, but the owner election follows the domain's
- * fold, which needs the member set as of its event. The position written with each batch is therefore
- * contiguous: every event at or below it is applied, so a reader waiting for it never skips an event.
+ * gap is filled. Keyed merges would tolerate any order (events name the new owner; only events written
+ * before they did need the member set as of their event), but the position written with each batch must
+ * be contiguous: every event at or below it is applied, so a reader waiting for it never skips an event.
  */
 export class ProjectionRunner {
   private readonly loop: ConsumerLoop<ProjectedEvent['event']>;
@@ -183,7 +183,8 @@ export class ProjectionRunner {
       // A gap: the server's ack floor also counts poison it terminated and events another instance applied.
       position = extend(Math.max(this.applied, await this.ackFloor()));
       // Still a gap: earlier events are unacked (a crashed instance's batch waiting for its ack wait, or
-      // a retry). Applying out of order could elect the wrong owner, so wait for them: the loop retries
+      // a retry). The position must stay contiguous (and an old event without newOwner elects from the
+      // member rows as of its event), so wait for them: the loop retries
       // the batch one event at a time, applying the contiguous prefix and naking the rest.
       if (seqs[seqs.length - 1] > position) throw new WaitingForEarlierEvents(position + 1);
     }

@@ -34,6 +34,15 @@ export function bodySchema(limits: Limits) {
 
 const seq = z.number().int().nonnegative();
 const members = z.array(UserId).max(MAX_MEMBERS_PER_COMMAND);
+/**
+ * The owner after a membership event, decided by the domain (DESIGN §11) so no reader re-derives it: the
+ * successor's id ('' when nobody is left), or null when the event does not change the owner. Absent in
+ * events written before it existed: readers apply the domain's succession rule themselves.
+ */
+const newOwner = z
+  .union([UserId, z.literal('')])
+  .nullable()
+  .optional();
 
 /** Every event type name. */
 export const CONVERSATION_EVENT_TYPES = [
@@ -70,12 +79,18 @@ export function eventSchemas(limits: Limits = DEFAULT_LIMITS) {
   const MembersJoined = z.object({
     ...conv,
     type: z.literal('MembersJoined'),
-    data: z.object({ userIds: members.min(1), by: UserId, joinSeq: seq }),
+    data: z.object({ userIds: members.min(1), by: UserId, joinSeq: seq, newOwner }),
   });
   const MemberLeft = z.object({
     ...conv,
     type: z.literal('MemberLeft'),
-    data: z.object({ userId: UserId, by: UserId, atSeq: seq, reason: z.enum(['left', 'removed']) }),
+    data: z.object({
+      userId: UserId,
+      by: UserId,
+      atSeq: seq,
+      reason: z.enum(['left', 'removed']),
+      newOwner,
+    }),
   });
   const MessageSent = z.object({
     ...conv,

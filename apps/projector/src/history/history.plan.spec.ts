@@ -72,6 +72,40 @@ describe('planHistory', () => {
     expect(plan.membership[1].rows[0]).toMatchObject({ userId: 'bob', leftSeq: 4, version: 9 });
   });
 
+  it('MembersJoined and MemberLeft that name the owner › the plan sets it, no election', () => {
+    const plan = planHistory([
+      {
+        streamSeq: 7,
+        event: {
+          ...conv,
+          type: 'MembersJoined',
+          data: { userIds: ['bob'], by: 'bob', joinSeq: 2, newOwner: 'bob' },
+        },
+      },
+      {
+        streamSeq: 9,
+        event: {
+          ...conv,
+          type: 'MemberLeft',
+          data: { userId: 'carol', by: 'carol', atSeq: 4, reason: 'left', newOwner: null },
+        },
+      },
+      {
+        streamSeq: 11,
+        event: {
+          ...conv,
+          type: 'MemberLeft',
+          data: { userId: 'bob', by: 'bob', atSeq: 4, reason: 'left', newOwner: '' },
+        },
+      },
+    ]);
+    expect(plan.membership.map((s) => [s.streamSeq, s.ownerCheck])).toEqual([
+      [7, { kind: 'named', owner: 'bob' }],
+      [9, null],
+      [11, { kind: 'named', owner: '' }],
+    ]);
+  });
+
   it('a redelivered event inside one batch is planned once; recalls and dissolve keep the earliest time', () => {
     const recall = (t: number): ParleyEvent => ({
       ...conv,

@@ -39,15 +39,28 @@ export interface MemberRow {
 }
 
 /**
- * One membership event, applied in stream order: its rows, then (for a join into an ownerless group or
- * the owner leaving) the owner is re-evaluated as the domain does (longest-standing member, then id).
+ * One membership event, applied in stream order: its rows, then the owner it names (decided by the
+ * domain), or, for an event written before events named the owner (a join into an ownerless group,
+ * the owner leaving), the owner the domain's `successorOf` picks from the member rows.
  */
 export interface MembershipStep {
   conversationId: string;
   streamSeq: number;
   rows: MemberRow[];
-  /** `left:<userId>` re-elects when that user was the owner; `joined` elects when there is none. */
-  ownerCheck: { kind: 'left'; userId: string } | { kind: 'joined' } | null;
+  /**
+   * `named`: the event names the new owner. Older events: `left` re-elects when that user was the
+   * owner; `joined` elects when there is none.
+   */
+  ownerCheck: { kind: 'named'; owner: string } | { kind: 'left'; userId: string } | { kind: 'joined' } | null;
+}
+
+/** The owner step of a membership event that may name the new owner (null: it does not change it). */
+function ownerCheckOf(
+  newOwner: string | null | undefined,
+  legacy: MembershipStep['ownerCheck'],
+): MembershipStep['ownerCheck'] {
+  if (newOwner === undefined) return legacy;
+  return newOwner === null ? null : { kind: 'named', owner: newOwner };
 }
 
 /** A messages row. */
@@ -131,7 +144,7 @@ export function planHistory(events: ProjectedEvent[]): HistoryPlan {
         membership.push({
           conversationId: e.conversationId,
           streamSeq,
-          ownerCheck: { kind: 'joined' },
+          ownerCheck: ownerCheckOf(e.data.newOwner, { kind: 'joined' }),
           rows: e.data.userIds.map((userId) => ({
             conversationId: e.conversationId,
             userId,
@@ -147,7 +160,7 @@ export function planHistory(events: ProjectedEvent[]): HistoryPlan {
         membership.push({
           conversationId: e.conversationId,
           streamSeq,
-          ownerCheck: { kind: 'left', userId: e.data.userId },
+          ownerCheck: ownerCheckOf(e.data.newOwner, { kind: 'left', userId: e.data.userId }),
           rows: [
             {
               conversationId: e.conversationId,

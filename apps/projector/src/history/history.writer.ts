@@ -1,3 +1,4 @@
+import { successorOf } from '@parley/domain';
 import { historyPosition, type ParleyDatabase } from '@parley/read-model';
 import { type QueryRunner } from 'typeorm';
 import { type HistoryPlan, type MemberRow, type MembershipStep } from './history.plan';
@@ -140,32 +141,46 @@ export class HistoryWriter {
 
   private async membershipStep(tx: Statements, step: MembershipStep): Promise<void> {
     await this.members(tx, step.rows);
-    if (!step.ownerCheck) return;
+    const check = step.ownerCheck;
+    if (!check) return;
+    if (check.kind === 'named') {
+      // The event names the owner: no read, so the transaction stays one round trip.
+      await this.setOwner(tx, step, check.owner);
+      return;
+    }
+    // Written before events named the owner: elect as the domain does, from the rows as of this event.
     const [row] = (await tx.read('SELECT owner, owner_version FROM conversations WHERE id = ? FOR UPDATE', [
       step.conversationId,
     ])) as Array<{ owner: string; owner_version: number }>;
     if (!row || Number(row.owner_version) >= step.streamSeq) return; // a newer event already decided
-    const check = step.ownerCheck;
     const elect = check.kind === 'left' ? row.owner === check.userId : row.owner === '';
     if (!elect) return;
-    // The domain's rule: the longest-standing member (lowest join seq, then id) takes over.
-    const [next] = (await tx.read(
-      'SELECT user_id FROM conversation_members WHERE conversation_id = ? AND left_seq IS NULL ' +
-        'ORDER BY join_seq, user_id LIMIT 1',
+    const members = (await tx.read(
+      'SELECT user_id, join_seq FROM conversation_members WHERE conversation_id = ? AND left_seq IS NULL',
       [step.conversationId],
-    )) as Array<{ user_id: string }>;
-    const owner = next?.user_id ?? '';
-    await tx.add('UPDATE conversations SET owner = ?, owner_version = ? WHERE id = ?', [
+    )) as Array<{ user_id: string; join_seq: number }>;
+    await this.setOwner(
+      tx,
+      step,
+      successorOf(members.map((m) => [m.user_id, { joinSeq: Number(m.join_seq) }] as const)),
+    );
+  }
+
+  /** Sets the owner as of the step's event, unless a newer event already did (owner_version). */
+  private async setOwner(tx: Statements, step: MembershipStep, owner: string): Promise<void> {
+    await tx.add('UPDATE conversations SET owner = ?, owner_version = ? WHERE id = ? AND owner_version < ?', [
       owner,
       step.streamSeq,
       step.conversationId,
+      step.streamSeq,
     ]);
-    if (owner) {
-      await tx.add(
-        "UPDATE conversation_members SET role = 'owner' WHERE conversation_id = ? AND user_id = ?",
-        [step.conversationId, owner],
-      );
-    }
+    if (!owner) return;
+    // Only when the update above took (the conversation now holds this owner at this version).
+    await tx.add(
+      "UPDATE conversation_members cm JOIN conversations c ON c.id = cm.conversation_id SET cm.role = 'owner' " +
+        'WHERE cm.conversation_id = ? AND cm.user_id = ? AND c.owner = ? AND c.owner_version = ?',
+      [step.conversationId, owner, owner, step.streamSeq],
+    );
   }
 
   private async messages(tx: Statements, plan: HistoryPlan): Promise<void> {

@@ -8,6 +8,7 @@ import {
   decideConversation,
   evolveConversation,
   initialConversationState,
+  successorOf,
 } from './conversation.decider';
 
 const T0 = 1_763_800_000_000;
@@ -226,7 +227,12 @@ describe('conversation', () => {
       group
         .given([created(), sent(1, 'alice'), sent(2, 'alice')])
         .when({ type: 'JoinGroup', by: 'alice', userIds: ['carol'] })
-        .then(appended({ type: 'MembersJoined', data: { userIds: ['carol'], by: 'alice', joinSeq: 2 } })));
+        .then(
+          appended({
+            type: 'MembersJoined',
+            data: { userIds: ['carol'], by: 'alice', joinSeq: 2, newOwner: null },
+          }),
+        ));
 
     it('lets a non-member add only themself', () => {
       group
@@ -249,7 +255,12 @@ describe('conversation', () => {
       group
         .given([created(), sent(1, 'alice'), left('bob', 1), sent(2, 'alice'), sent(3, 'alice')])
         .when({ type: 'JoinGroup', by: 'bob', userIds: ['bob'] })
-        .then(appended({ type: 'MembersJoined', data: { userIds: ['bob'], by: 'bob', joinSeq: 3 } })));
+        .then(
+          appended({
+            type: 'MembersJoined',
+            data: { userIds: ['bob'], by: 'bob', joinSeq: 3, newOwner: null },
+          }),
+        ));
 
     it('refuses a dissolved group with GONE', () =>
       group
@@ -264,7 +275,10 @@ describe('conversation', () => {
         .given([created(), sent(1, 'alice')])
         .when({ type: 'LeaveGroup', by: 'bob', userId: 'bob' })
         .then(
-          appended({ type: 'MemberLeft', data: { userId: 'bob', by: 'bob', atSeq: 1, reason: 'left' } }),
+          appended({
+            type: 'MemberLeft',
+            data: { userId: 'bob', by: 'bob', atSeq: 1, reason: 'left', newOwner: null },
+          }),
         ));
 
     it('lets the owner remove others (reason removed), nobody else', () => {
@@ -272,7 +286,10 @@ describe('conversation', () => {
         .given([created(['bob', 'carol'])])
         .when({ type: 'LeaveGroup', by: 'alice', userId: 'bob' })
         .then(
-          appended({ type: 'MemberLeft', data: { userId: 'bob', by: 'alice', atSeq: 0, reason: 'removed' } }),
+          appended({
+            type: 'MemberLeft',
+            data: { userId: 'bob', by: 'alice', atSeq: 0, reason: 'removed', newOwner: null },
+          }),
         );
       group
         .given([created(['bob', 'carol'])])
@@ -291,6 +308,76 @@ describe('conversation', () => {
         .given([created(['bob']), sent(1, 'bob'), joined(['carol'], 1), left('alice', 1)])
         .when({ type: 'DissolveGroup', by: 'bob' })
         .then(expect.objectContaining({ type: 'append' })));
+
+    it('names the successor (longest-standing, then id) in MemberLeft.newOwner when the owner leaves', () =>
+      group
+        .given([created(['bob']), sent(1, 'bob'), joined(['carol', 'aaron'], 1)])
+        .when({ type: 'LeaveGroup', by: 'alice', userId: 'alice' })
+        .then(
+          appended({
+            type: 'MemberLeft',
+            data: { userId: 'alice', by: 'alice', atSeq: 1, reason: 'left', newOwner: 'bob' },
+          }),
+        ));
+
+    it("names nobody ('') when the owner was the last member, and the next joiner becomes owner", () => {
+      group
+        .given([created([])])
+        .when({ type: 'LeaveGroup', by: 'alice', userId: 'alice' })
+        .then(
+          appended({
+            type: 'MemberLeft',
+            data: { userId: 'alice', by: 'alice', atSeq: 0, reason: 'left', newOwner: '' },
+          }),
+        );
+      group
+        .given([
+          created([]),
+          { ...left('alice', 0), data: { ...left('alice', 0).data, newOwner: '' } } as ConversationEvent,
+        ])
+        .when({ type: 'JoinGroup', by: 'dave', userIds: ['dave'] })
+        .then(
+          appended({
+            type: 'MembersJoined',
+            data: { userIds: ['dave'], by: 'dave', joinSeq: 0, newOwner: 'dave' },
+          }),
+        );
+    });
+
+    it('folds the named owner, and events written before newOwner existed by the same rule', () => {
+      const fold = (events: ConversationEvent[]) =>
+        events.reduce(
+          (s, e, i) => evolveConversation(s, e, { streamSeq: i + 1 }, rules),
+          initialConversationState('g:team'),
+        );
+      const legacy = fold([created(['bob']), sent(1, 'bob'), joined(['carol'], 1), left('alice', 1)]);
+      const named = fold([
+        created(['bob']),
+        sent(1, 'bob'),
+        joined(['carol'], 1),
+        {
+          ...env,
+          type: 'MemberLeft',
+          data: { userId: 'alice', by: 'alice', atSeq: 1, reason: 'left', newOwner: 'bob' },
+        },
+      ]);
+      for (const s of [legacy, named]) {
+        expect([s.owner, s.members.get('bob')?.role, s.record.ownerVersion]).toEqual(['bob', 'owner', 4]);
+      }
+      const rejoined = fold([created([]), left('alice', 0), joined(['zed', 'carol'], 0)]);
+      expect([rejoined.owner, rejoined.members.get('carol')?.role]).toEqual(['carol', 'owner']);
+    });
+
+    it('successorOf › lowest joinSeq, then id; nobody gives an empty owner', () => {
+      expect(
+        successorOf([
+          ['zed', { joinSeq: 0 }],
+          ['amy', { joinSeq: 3 }],
+          ['bob', { joinSeq: 0 }],
+        ]),
+      ).toBe('bob');
+      expect(successorOf([])).toBe('');
+    });
 
     it('the old owner can no longer remove anyone after leaving', () =>
       group

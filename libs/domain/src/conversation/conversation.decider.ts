@@ -131,12 +131,17 @@ export function decideConversation(
       }
       const joining = unique(command.userIds).filter((u) => !state.members.has(u));
       if (joining.length === 0) return { type: 'none' };
+      // A group whose members all left has no owner: the longest-standing member after the join takes it.
+      const joinedAs = { joinSeq: state.lastSeq };
+      const newOwner = state.owner
+        ? null
+        : successorOf([...state.members, ...joining.map((u) => [u, joinedAs] as const)]);
       return {
         type: 'append',
         event: {
           ...envelope,
           type: 'MembersJoined',
-          data: { userIds: joining, by: command.by, joinSeq: state.lastSeq },
+          data: { userIds: joining, by: command.by, joinSeq: state.lastSeq, newOwner },
         },
       };
     }
@@ -155,6 +160,10 @@ export function decideConversation(
             by: command.by,
             atSeq: state.lastSeq,
             reason: self ? 'left' : 'removed',
+            newOwner:
+              state.owner === command.userId
+                ? successorOf([...state.members].filter(([u]) => u !== command.userId))
+                : null,
           },
         },
       };
@@ -264,7 +273,10 @@ export function evolveConversation(
         });
         record.left.delete(u);
       }
-      if (!state.owner) promoteOwner(state, streamSeq);
+      if (event.data.newOwner != null) setOwner(state, event.data.newOwner, streamSeq);
+      else if (event.data.newOwner === undefined && !state.owner) {
+        setOwner(state, successorOf(state.members), streamSeq); // written before events named the owner
+      }
       return state;
     case 'MemberLeft': {
       const member = state.members.get(event.data.userId);
@@ -275,7 +287,10 @@ export function evolveConversation(
         version: streamSeq,
       });
       state.members.delete(event.data.userId);
-      if (state.owner === event.data.userId) promoteOwner(state, streamSeq);
+      if (event.data.newOwner != null) setOwner(state, event.data.newOwner, streamSeq);
+      else if (event.data.newOwner === undefined && state.owner === event.data.userId) {
+        setOwner(state, successorOf(state.members), streamSeq); // written before events named the owner
+      }
       return state;
     }
     case 'GroupDissolved':
@@ -311,15 +326,25 @@ export function evolveConversation(
   }
 }
 
-/** The owner left: the longest-standing member (lowest joinSeq, then id) takes over, deterministically. */
-function promoteOwner(state: ConversationState, streamSeq: number): void {
+/**
+ * Owner succession (DESIGN §11), the one home of the rule: the longest-standing member (lowest joinSeq,
+ * then id) takes over; '' when nobody is left. The decider records its answer in the event (`newOwner`);
+ * readers call it only for events written before that.
+ */
+export function successorOf(members: Iterable<readonly [string, { joinSeq: number }]>): string {
   let next: string | undefined;
-  for (const [u, m] of state.members) {
-    const best = next === undefined ? undefined : state.members.get(next)!;
-    if (!best || m.joinSeq < best.joinSeq || (m.joinSeq === best.joinSeq && u < next!)) next = u;
+  let best = Infinity;
+  for (const [u, m] of members) {
+    if (next === undefined || m.joinSeq < best || (m.joinSeq === best && u < next))
+      [next, best] = [u, m.joinSeq];
   }
-  state.owner = next ?? '';
-  if (next) state.members.get(next)!.role = 'owner';
+  return next ?? '';
+}
+
+function setOwner(state: ConversationState, owner: string, streamSeq: number): void {
+  state.owner = owner;
+  const member = state.members.get(owner);
+  if (member) member.role = 'owner';
   state.record.ownerVersion = streamSeq;
 }
 
