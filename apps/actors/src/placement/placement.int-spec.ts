@@ -3,6 +3,7 @@ import { conversationActorKey, conversationEventSubject, decodeEvent, partitionO
 import { connectToNats, JetStreamEventLog } from '@parley/event-log';
 import { NatsServer, waitFor } from '@parley/testing';
 import { startTestActorHost, type TestActorHost } from '../actor-host.fixture';
+import { abandonLeases, suspendLeases } from './lease-faults';
 import { PartitionLeases } from './partition-leases';
 
 const enc = new TextEncoder();
@@ -171,7 +172,7 @@ describe('partition placement (own nats-server, lease ttl 2 s)', () => {
     await paused.start();
     expect(paused.owned()).toEqual([0, 1, 2, 3]);
     const trustedUntil = Math.max(...[0, 1, 2, 3].map((p) => paused.notAfter(p)));
-    paused.suspend(); // like a GC pause or a lost connection: no more renewals, nothing released
+    suspendLeases(paused); // like a GC pause or a lost connection: no more renewals, nothing released
     const nc2 = await connectToNats({ servers: server.url, name: 'taker' });
     const taker = new PartitionLeases(
       nc2,
@@ -198,7 +199,7 @@ describe('partition placement (own nats-server, lease ttl 2 s)', () => {
     const b = await host('b');
     await waitFor(() => owned(a) === P / 2 && owned(b) === P / 2, { timeoutMs: 10_000 });
     // Crash of b: no handover, its connection just goes away (afterEach still stops its consumer loop).
-    b.service.leases!.abandon();
+    abandonLeases(b.service.leases!);
     await b.nats.nc.close();
     const died = Date.now();
     await waitFor(() => owned(a) === P, { timeoutMs: 4 * TTL, intervalMs: 20, message: 'a holds all' });
