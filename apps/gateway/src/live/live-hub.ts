@@ -6,71 +6,42 @@ import {
 } from '@nestjs/common';
 import {
   type ConversationEvent,
-  conversationEventSubject,
-  conversationSignalSubject,
-  decodeJson,
-  encodeJson,
-  ErrorCode,
   isConversationEvent,
-  isValidConversationId,
   type ParleyEvent,
   userEventSubject,
 } from '@parley/contracts';
 import { ParleyConfig } from '@parley/config';
 import { EventLog, NatsClient } from '@parley/event-log';
 import { ReadModel } from '@parley/read-model';
-import { type Subscription } from 'nats';
 import { GatewayMetrics } from '../ops/gateway-metrics';
 import { EventFeed } from './event-feed';
-import { type LiveSocket, type ServerFrame } from './live-socket';
-
-/** One connected user's interest in one conversation. */
-interface MemberInterest {
-  /** When the interest was added (epoch ms). */
-  addedAt: number;
-  /**
-   * Events at or before this stream seq are not pushed to the user: they were in the log before the
-   * user became a member (or connected), so they are history. Infinity until it is known.
-   */
-  after: number;
-}
-
-interface ConversationInterest {
-  feed: EventFeed;
-  signals: Subscription;
-  /** Connected users of this gateway who are members. */
-  users: Map<string, MemberInterest>;
-}
-
-/** Users whose interest one refresh round reconciles at a time. */
-const REFRESH_CONCURRENCY = 16;
-
-interface UserPresence {
-  sockets: Set<LiveSocket>;
-  feed: EventFeed;
-  /** Conversations the user is a member of, as this gateway knows it. */
-  conversations: Set<string>;
-  /** Resolves when the initial interest is in place. */
-  loaded: Promise<void>;
-}
+import { conversationFrame } from './live-frames';
+import { LiveInterest } from './live-interest';
+import { LivePresence, type UserPresence } from './live-presence';
+import { LiveRefresh } from './live-refresh';
+import { checkSignal, LiveSignals } from './live-signals';
+import { type LiveSocket } from './live-socket';
 
 /**
- * Interest-based fan-out for WebSocket clients. For each user with at least one socket here, the hub
+ * Interest-based fan-out for WebSocket clients, wired from parts with one job each: who is connected
+ * ({@link LivePresence}), which conversations they follow ({@link LiveInterest}), the frames stored
+ * events become (live-frames.ts), online-only signals ({@link LiveSignals}) and the periodic refresh
+ * from the read model ({@link LiveRefresh}). For each user with at least one socket here, the hub
  * follows the user's subject (read state) and the subjects of the user's conversations, each once per
- * gateway however many members and devices are connected, and pushes every event to each socket of
- * each interested user exactly once. Membership events change the interest as they arrive; the
- * gateway's own commands add interest before they are sent; a periodic refresh from the read model
- * picks up memberships changed elsewhere (another gateway, a service on NATS).
+ * gateway, and pushes every event to each socket of each interested user exactly once. Membership
+ * events change the interest as they arrive; the gateway's own commands add interest before they are
+ * sent; the refresh picks up memberships changed elsewhere (another gateway, a service on NATS).
  */
 @Injectable()
 export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly log = new Logger('live');
-  private readonly users = new Map<string, UserPresence>();
-  private readonly conversations = new Map<string, ConversationInterest>();
-  private heartbeat?: NodeJS.Timeout;
-  private refresher?: NodeJS.Timeout;
+  private readonly presence: LivePresence;
+  private readonly signals: LiveSignals;
+  private readonly interest: LiveInterest;
+  private readonly refresher: LiveRefresh;
+  private heartbeatTimer?: NodeJS.Timeout;
+  private refreshTimer?: NodeJS.Timeout;
   private logEndLookup?: { startedAt: number; value: Promise<number> };
-  private refreshing = false;
 
   constructor(
     private readonly nats: NatsClient,
@@ -78,27 +49,41 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
     private readonly readModel: ReadModel,
     private readonly metrics: GatewayMetrics,
     private readonly config: ParleyConfig,
-  ) {}
+  ) {
+    this.presence = new LivePresence(metrics);
+    this.signals = new LiveSignals(nats.nc);
+    this.interest = new LiveInterest(
+      this.presence,
+      this.signals,
+      metrics,
+      (subject, deliver) => this.openFeed(subject, deliver),
+      (cid, seq, e) => this.onConversationEvent(cid, seq, e),
+    );
+    this.refresher = new LiveRefresh(
+      this.presence,
+      this.interest,
+      readModel,
+      2 * config.get('IM_WS_REFRESH_MS'),
+    );
+  }
 
   onApplicationBootstrap(): void {
-    this.heartbeat = setInterval(() => this.beat(), this.config.get('IM_WS_HEARTBEAT_MS'));
-    this.refresher = setInterval(() => void this.refresh(), this.config.get('IM_WS_REFRESH_MS'));
+    this.heartbeatTimer = setInterval(() => this.presence.beat(), this.config.get('IM_WS_HEARTBEAT_MS'));
+    this.refreshTimer = setInterval(() => void this.refresh(), this.config.get('IM_WS_REFRESH_MS'));
   }
 
   /** Closes every socket (1001, going away) and stops listening. */
   beforeApplicationShutdown(): void {
-    clearInterval(this.heartbeat);
-    clearInterval(this.refresher);
-    for (const p of this.users.values()) for (const s of p.sockets) s.ws.close(1001, 'server shutting down');
-    for (const cid of [...this.conversations.keys()]) this.dropConversation(cid);
-    for (const p of this.users.values()) p.feed.close();
-    this.users.clear();
+    clearInterval(this.heartbeatTimer);
+    clearInterval(this.refreshTimer);
+    this.interest.dropAll();
+    this.presence.closeAll();
   }
 
   /** Registers a connected socket; resolves when the user's interest is in place (then `ready` is sent). */
   async connect(socket: LiveSocket): Promise<void> {
     const uid = socket.userId;
-    let p = this.users.get(uid);
+    let p = this.presence.get(uid);
     if (!p) {
       const presence: UserPresence = {
         sockets: new Set(),
@@ -107,7 +92,7 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
         loaded: Promise.resolve(),
       };
       presence.loaded = presence.feed.whenReady().then(() => this.loadInterest(uid));
-      this.users.set(uid, (p = presence));
+      this.presence.add(uid, (p = presence));
     }
     p.sockets.add(socket);
     this.metrics.sockets.inc();
@@ -119,14 +104,14 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
 
   /** Forgets a closed socket; the user's last socket ends the user's interest. */
   disconnect(socket: LiveSocket): void {
-    const p = this.users.get(socket.userId);
+    const p = this.presence.get(socket.userId);
     if (!p || !p.sockets.delete(socket)) return;
     this.metrics.sockets.dec();
     if (p.sockets.size > 0) return;
-    this.users.delete(socket.userId);
+    this.presence.delete(socket.userId);
     p.feed.close();
-    for (const cid of p.conversations) this.removeInterest(socket.userId, cid);
-    this.metrics.feeds.set(this.feedCount());
+    for (const cid of p.conversations) this.interest.remove(socket.userId, cid);
+    this.interest.updateFeedCount();
   }
 
   /**
@@ -134,20 +119,27 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
    * (create, join, a direct chat's first message) is sent, so the event it appends is pushed too.
    */
   async prepare(cid: string, userIds: string[]): Promise<void> {
-    await Promise.all(userIds.map((u) => this.addInterest(u, cid)));
+    await Promise.all(userIds.map((u) => this.interest.add(u, cid)));
   }
 
   /** True when this gateway knows `userId` as a member of `cid` (used to authorize signals). */
   isInterested(userId: string, cid: string): boolean {
-    return this.users.get(userId)?.conversations.has(cid) ?? false;
+    return this.presence.get(userId)?.conversations.has(cid) ?? false;
   }
 
   /** Publishes an online-only signal (typing…) on core NATS; it is never stored. */
   signal(from: string, cid: string, body: string): void {
-    this.nats.nc.publish(
-      conversationSignalSubject(cid),
-      encodeJson({ conversationId: cid, from, body, at: Date.now() }),
-    );
+    this.signals.publish(from, cid, body);
+  }
+
+  /** Validates a client `signal` frame: a known conversation id of which the user is a member. */
+  checkSignal(
+    userId: string,
+    cid: unknown,
+    body: unknown,
+    maxBytes: number,
+  ): { code: string; message: string } | null {
+    return checkSignal(userId, cid, body, maxBytes, (c) => this.isInterested(userId, c));
   }
 
   private openFeed(
@@ -167,7 +159,7 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
       const last = await this.logEnd(Date.now()).catch(() => 0);
       await this.readModel.waitForProjections(last, { projections: ['counters'] });
       const { conversations } = await this.readModel.unread(uid);
-      await Promise.all(conversations.map((c) => this.addInterest(uid, c.conversationId)));
+      await Promise.all(conversations.map((c) => this.interest.add(uid, c.conversationId)));
     } catch (err) {
       this.log.warn(`cannot load the conversations of ${uid}: ${(err as Error).message}`);
     }
@@ -185,154 +177,30 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
     return value;
   }
 
-  /**
-   * Makes `uid` interested in `cid`: pushes start after the event at `fromStreamSeq` − 1 when the
-   * interest comes from a membership event, else after what the log holds now (the user's join is
-   * still to come, or the user just connected: what is already stored is history, read by sync).
-   */
-  private async addInterest(uid: string, cid: string, opts: { fromStreamSeq?: number } = {}): Promise<void> {
-    // A user who disconnected meanwhile (while the interest loaded) gains nothing.
-    const p = this.users.get(uid);
-    if (!p) return;
-    p.conversations.add(cid);
-    let c = this.conversations.get(cid);
-    const opened = !c;
-    if (!c) {
-      c = {
-        feed: this.openFeed(conversationEventSubject(cid), (seq, e) => this.onConversationEvent(cid, seq, e)),
-        signals: this.nats.nc.subscribe(conversationSignalSubject(cid), {
-          callback: (_err, m) => this.onSignal(cid, m.data),
-        }),
-        users: new Map(),
-      };
-      this.conversations.set(cid, c);
-      this.metrics.feeds.set(this.feedCount());
-    }
-    let interest = c.users.get(uid);
-    if (interest && opts.fromStreamSeq === undefined) {
-      await c.feed.whenReady().catch(() => undefined);
-      return;
-    }
-    if (!interest) c.users.set(uid, (interest = { addedAt: Date.now(), after: Infinity }));
-    // A membership event starts an interest that is new or still pending; one already started (the
-    // user connected after the join was stored) keeps its start. A command's prepare and the event it
-    // appended may race: the earlier start wins.
-    if (opts.fromStreamSeq !== undefined) {
-      if (interest.after === Infinity) interest.after = opts.fromStreamSeq - 1;
-      return;
-    }
-    const start = await c.feed.whenReady().catch(() => undefined);
-    // A feed opened just now starts where the subject ended: that is the position, no second lookup.
-    interest.after = Math.min(interest.after, (opened ? start : undefined) ?? (await c.feed.lastStored()));
-  }
-
-  private removeInterest(uid: string, cid: string): void {
-    this.users.get(uid)?.conversations.delete(cid);
-    const c = this.conversations.get(cid);
-    if (!c) return;
-    c.users.delete(uid);
-    if (c.users.size === 0) this.dropConversation(cid);
-  }
-
-  private dropConversation(cid: string): void {
-    const c = this.conversations.get(cid);
-    if (!c) return;
-    this.conversations.delete(cid);
-    c.feed.close();
-    c.signals.unsubscribe();
-    for (const uid of c.users.keys()) this.users.get(uid)?.conversations.delete(cid);
-    this.metrics.feeds.set(this.feedCount());
-  }
-
-  private feedCount(): number {
-    return this.conversations.size + this.users.size;
-  }
-
-  /**
-   * Pushes a frame to every socket of every user interested in `cid` (each socket once); a stored
-   * event (with its stream seq) only to the users whose interest started before it.
-   */
-  private toConversation(
-    cid: string,
-    frame: ServerFrame,
-    opts: { streamSeq?: number; except?: string } = {},
-  ): void {
-    const c = this.conversations.get(cid);
-    if (!c) return;
-    for (const [uid, interest] of c.users) {
-      if (uid === opts.except) continue;
-      if (opts.streamSeq !== undefined && opts.streamSeq <= interest.after) continue;
-      this.toUser(uid, frame);
-    }
-  }
-
-  private toUser(uid: string, frame: ServerFrame): void {
-    const p = this.users.get(uid);
-    if (!p) return;
-    for (const s of p.sockets) if (s.ready && s.send(frame)) this.metrics.frames.inc({ type: frame.type });
-  }
-
+  /** A stored conversation event: its frame to the interested users, and the interest it changes. */
   private async onConversationEvent(cid: string, streamSeq: number, e: ParleyEvent): Promise<void> {
     if (!isConversationEvent(e)) return;
     const event = e as ConversationEvent;
-    const member = (): ServerFrame => ({
-      type: 'member',
-      conversationId: cid,
-      event: { type: event.type, at: event.at, streamSeq, ...event.data },
-    });
+    const frame = conversationFrame(cid, streamSeq, event);
     const stored = { streamSeq };
     switch (event.type) {
-      case 'MessageSent': {
-        const d = event.data;
-        this.toConversation(
-          cid,
-          {
-            type: 'message',
-            message: {
-              conversationId: cid,
-              seq: d.seq,
-              streamSeq,
-              from: d.from,
-              kind: d.kind,
-              body: d.body,
-              mentions: d.mentions,
-              at: event.at,
-              recalled: false,
-            },
-          },
-          stored,
-        );
-        return;
-      }
-      case 'MessageRecalled':
-        this.toConversation(cid, { type: 'recall', conversationId: cid, ...event.data, streamSeq }, stored);
-        return;
       case 'GroupCreated':
         await this.joined(cid, [event.data.owner, ...event.data.members], streamSeq);
-        this.toConversation(cid, member(), stored);
-        return;
+        break;
       case 'MembersJoined':
         await this.joined(cid, event.data.userIds, streamSeq);
-        this.toConversation(cid, member(), stored);
-        return;
-      case 'MemberLeft':
-        this.toConversation(cid, member(), stored);
-        this.removeInterest(event.data.userId, cid);
-        return;
-      case 'GroupDissolved':
-        this.toConversation(cid, member(), stored);
-        this.dropConversation(cid);
-        return;
-      default: {
-        const _exhaustive: never = event;
-        return _exhaustive;
-      }
+        break;
+      default:
+        break;
     }
+    this.interest.toConversation(cid, frame, stored);
+    if (event.type === 'MemberLeft') this.interest.remove(event.data.userId, cid);
+    if (event.type === 'GroupDissolved') this.interest.drop(cid);
   }
 
   /** Members added by an event this gateway did not prepare (another gateway, a service on NATS). */
   private async joined(cid: string, userIds: string[], streamSeq: number): Promise<void> {
-    await Promise.all(userIds.map((u) => this.addInterest(u, cid, { fromStreamSeq: streamSeq })));
+    await Promise.all(userIds.map((u) => this.interest.add(u, cid, { fromStreamSeq: streamSeq })));
   }
 
   private async onUserEvent(uid: string, streamSeq: number, e: ParleyEvent): Promise<void> {
@@ -348,96 +216,12 @@ export class LiveHub implements OnApplicationBootstrap, BeforeApplicationShutdow
     } catch (err) {
       this.log.warn(`read state of ${uid} unavailable: ${(err as Error).message}`);
     }
-    this.toUser(uid, { type: 'read', conversationId: cid, readSeq, unread });
-  }
-
-  private onSignal(cid: string, data: Uint8Array): void {
-    try {
-      const s = decodeJson(data) as { from?: unknown; body?: unknown; at?: unknown };
-      if (typeof s.from !== 'string' || typeof s.body !== 'string') return;
-      const at = typeof s.at === 'number' ? s.at : Date.now();
-      this.toConversation(
-        cid,
-        { type: 'signal', conversationId: cid, from: s.from, body: s.body, at },
-        { except: s.from },
-      );
-    } catch {
-      // signals are best effort: a malformed one is dropped
-    }
-  }
-
-  /** Pings every socket; one that did not answer the previous ping is gone. */
-  private beat(): void {
-    const at = Date.now();
-    for (const p of this.users.values()) {
-      for (const s of p.sockets) {
-        if (!s.ready) continue;
-        if (!s.alive) {
-          s.ws.terminate();
-          continue;
-        }
-        s.alive = false;
-        s.ws.ping();
-        s.send({ type: 'heartbeat', at });
-      }
-    }
+    this.presence.toUser(uid, { type: 'read', conversationId: cid, readSeq, unread });
   }
 
   /** Reconciles each connected user's interest with the read model (memberships changed elsewhere). */
   private async refresh(): Promise<void> {
-    // A round over many users can outlast the interval: never run two at once.
-    if (this.refreshing) return;
-    this.refreshing = true;
-    const queue = [...this.users];
-    let failed = 0;
-    let lastError = '';
-    const worker = async () => {
-      for (let next = queue.pop(); next; next = queue.pop()) {
-        try {
-          await this.refreshUser(next[0], next[1]);
-        } catch (err) {
-          failed++;
-          lastError = (err as Error).message;
-        }
-      }
-    };
-    try {
-      await Promise.all(Array.from({ length: REFRESH_CONCURRENCY }, worker));
-      if (failed > 0) this.log.warn(`refresh failed for ${failed} users (last error: ${lastError})`);
-    } finally {
-      this.refreshing = false;
-    }
-  }
-
-  private async refreshUser(uid: string, p: UserPresence): Promise<void> {
-    const graceMs = 2 * this.config.get('IM_WS_REFRESH_MS');
-    const current = new Set((await this.readModel.unread(uid)).conversations.map((c) => c.conversationId));
-    for (const cid of current) if (!p.conversations.has(cid)) await this.addInterest(uid, cid);
-    for (const cid of [...p.conversations]) {
-      const since = this.conversations.get(cid)?.users.get(uid)?.addedAt ?? 0;
-      // Interest added moments ago may be ahead of the projection: keep it for a while.
-      if (!current.has(cid) && Date.now() - since > graceMs) this.removeInterest(uid, cid);
-    }
-  }
-
-  /** Validates a client `signal` frame: a known conversation id of which the user is a member. */
-  checkSignal(
-    userId: string,
-    cid: unknown,
-    body: unknown,
-    maxBytes: number,
-  ): { code: string; message: string } | null {
-    if (typeof cid !== 'string' || !isValidConversationId(cid)) {
-      return { code: ErrorCode.INVALID_ARGUMENT, message: 'conversationId must be a valid conversation id' };
-    }
-    if (typeof body !== 'string')
-      return { code: ErrorCode.INVALID_ARGUMENT, message: 'body must be a string' };
-    if (Buffer.byteLength(body) > maxBytes) {
-      return { code: ErrorCode.PAYLOAD_TOO_LARGE, message: `signal body over ${maxBytes} bytes` };
-    }
-    if (!this.isInterested(userId, cid)) {
-      return { code: ErrorCode.FORBIDDEN, message: `${userId} is not a member of ${cid}` };
-    }
-    return null;
+    const { failed, lastError } = await this.refresher.round();
+    if (failed > 0) this.log.warn(`refresh failed for ${failed} users (last error: ${lastError})`);
   }
 }
